@@ -1,0 +1,78 @@
+import Foundation
+import Synchronization
+
+/// An OS thread outside Swift's cooperative pool, for librdkafka's blocking calls and poll loops.
+final class DedicatedThread: Sendable {
+    private let finished = OneShot<Void>()
+
+    private init() {}
+
+    /// Starts `body` on a new thread named `name`.
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) -> DedicatedThread {
+        let thread = DedicatedThread()
+        let t = Thread {
+            body()
+            thread.finished.fulfill(())
+        }
+        t.name = name
+        t.start()
+        return thread
+    }
+
+    /// Waits for the thread to end without blocking a cooperative thread.
+    func join() async { await finished.value }
+
+    /// Runs one blocking call on its own thread and returns its result.
+    static func run<T: Sendable, E: Error>(
+        name: String, _ body: @escaping @Sendable () throws(E) -> T
+    ) async throws(E) -> T {
+        let result = OneShot<Result<T, E>>()
+        _ = start(name: name) {
+            do throws(E) { result.fulfill(.success(try body())) } catch { result.fulfill(.failure(error)) }
+        }
+        return try await result.value.get()
+    }
+}
+
+/// A value that is set once and awaited by any number of tasks.
+final class OneShot<T: Sendable>: Sendable {
+    private enum State {
+        case waiting([CheckedContinuation<T, Never>])
+        case done(T)
+    }
+
+    private let state = Mutex<State>(.waiting([]))
+
+    init() {}
+
+    /// Sets the value (only the first call counts) and wakes every waiter.
+    func fulfill(_ value: T) {
+        let waiters: [CheckedContinuation<T, Never>] = state.withLock { state in
+            guard case .waiting(let w) = state else { return [] }
+            state = .done(value)
+            return w
+        }
+        for w in waiters { w.resume(returning: value) }
+    }
+
+    /// Whether the value has been set.
+    var isFulfilled: Bool { state.withLock { if case .done = $0 { true } else { false } } }
+
+    /// The value, once set.
+    var value: T {
+        get async {
+            await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
+                let ready: T? = state.withLock { state in
+                    switch state {
+                    case .done(let v): return v
+                    case .waiting(var w):
+                        w.append(c)
+                        state = .waiting(w)
+                        return nil
+                    }
+                }
+                if let ready { c.resume(returning: ready) }
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// A Kafka producer over librdkafka: idempotent, `acks=all`, with backpressure.
+///
+/// One dedicated thread serves the client's events (delivery reports, errors); nothing here
+/// blocks Swift's cooperative pool. When librdkafka's local queue is full, `send` and `enqueue`
+/// wait for room instead of dropping the record.
+public final class KafkaProducer: Sendable {
+    /// Called once per record with where it landed or why it could not be delivered.
+    public typealias DeliveryHandler = @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
+
+    private let handle: RDKafkaHandle
+    private let topics = Mutex<[String: RDKafkaTopicHandle]>([:])
+    private let space = ProducerSpace()
+    private let control = PollControl()
+    private let pollThread: Mutex<DedicatedThread?> = Mutex(nil)
+    private let closed = OneShot<Void>()
+    private let logger: Logger
+
+    /// Creates and starts a producer.
+    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
+        self.logger = logger
+        let conf = try RDKafkaConf.make(configuration.librdkafkaProperties())
+        rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
+            guard let message, let opaque = message.pointee._private else { return }
+            let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
+            let m = message.pointee
+            if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                box.handler(.success(KafkaDeliveryReport(topic: box.topic, partition: m.partition, offset: m.offset)))
+            } else {
+                box.handler(.failure(KafkaError(code: .delivery, rdKafka: m.err, detail: "delivery to \(box.topic) failed")))
+            }
+        }
+        self.handle = try RDKafkaHandle(kind: RD_KAFKA_PRODUCER, conf: conf, logger: logger)
+        let handle = self.handle
+        let space = self.space
+        let control = self.control
+        let thread = DedicatedThread.start(name: "zhifa-kafka-producer-poll") {
+            while control.running.load(ordering: .acquiring) {
+                let served = rd_kafka_poll(handle.rk, 100)
+                if served > 0 { space.signal() }
+            }
+        }
+        pollThread.withLock { $0 = thread }
+    }
+
+    /// Produces a record and returns once the broker has acknowledged it (`acks=all`).
+    public func send(_ record: KafkaRecord) async throws(KafkaError) -> KafkaDeliveryReport {
+        let result = OneShot<Result<KafkaDeliveryReport, KafkaError>>()
+        try await enqueue(record) { result.fulfill($0) }
+        return try await result.value.get()
+    }
+
+    /// Produces several records and returns once every one is acknowledged, in order of `records`.
+    public func sendAll(_ records: [KafkaRecord]) async throws(KafkaError) -> [KafkaDeliveryReport] {
+        var waits: [OneShot<Result<KafkaDeliveryReport, KafkaError>>] = []
+        for record in records {
+            let r = OneShot<Result<KafkaDeliveryReport, KafkaError>>()
+            try await enqueue(record) { r.fulfill($0) }
+            waits.append(r)
+        }
+        var reports: [KafkaDeliveryReport] = []
+        for w in waits { reports.append(try await w.value.get()) }
+        return reports
+    }
+
+    /// Hands a record to librdkafka and returns without waiting for delivery (fire-and-forget).
+    ///
+    /// Waits only while the local queue is full. `onDelivery`, if given, runs on the poll thread
+    /// with the delivery report; keep it short.
+    public func enqueue(_ record: KafkaRecord, onDelivery: DeliveryHandler? = nil) async throws(KafkaError) {
+        let rkt = try topicHandle(record.topic)
+        let box = DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in })
+        let opaque = Unmanaged.passRetained(box).toOpaque()
+        while true {
+            guard control.running.load(ordering: .relaxed) else {
+                Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
+                throw KafkaError(code: .closed, detail: "producer is closed")
+            }
+            let generation = space.generation
+            let err = produce(record, rkt: rkt, opaque: opaque)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                await space.wait(after: generation)
+                continue
+            }
+            Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
+            throw KafkaError(code: .produce, rdKafka: err, detail: "produce to \(record.topic) failed")
+        }
+    }
+
+    /// Number of records handed to librdkafka and not yet acknowledged.
+    public var outstanding: Int { Int(rd_kafka_outq_len(handle.rk)) }
+
+    /// Waits until every queued record is delivered or `timeout` passes.
+    public func flush(timeout: Duration = .seconds(30)) async throws(KafkaError) {
+        let handle = self.handle
+        let ms = timeout.milliseconds32
+        let err = await DedicatedThread.run(name: "zhifa-kafka-flush") { rd_kafka_flush(handle.rk, ms) }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(code: .timeout, rdKafka: err, detail: "flush: \(outstanding) records still undelivered")
+        }
+    }
+
+    /// Flushes (bounded by `timeout`), fails whatever is still queued, and destroys the client.
+    public func close(timeout: Duration = .seconds(30)) async {
+        guard control.running.exchange(false, ordering: .acquiringAndReleasing) else {
+            await closed.value
+            return
+        }
+        let thread = pollThread.withLock { $0 }
+        rd_kafka_yield(handle.rk)
+        await thread?.join()
+        let ms = timeout.milliseconds32
+        let handle = self.handle
+        let topicHandles = topics.withLock { t in let all = Array(t.values); t.removeAll(); return all }
+        let logger = self.logger
+        await DedicatedThread.run(name: "zhifa-kafka-producer-close") {
+            let rk = handle.rk
+            if rd_kafka_flush(rk, ms) != RD_KAFKA_RESP_ERR_NO_ERROR {
+                logger.warning("producer closing with undelivered records; failing them", metadata: [
+                    "undelivered": "\(rd_kafka_outq_len(rk))",
+                ])
+                rd_kafka_purge(rk, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+                _ = rd_kafka_flush(rk, 1_000)
+            }
+            for t in topicHandles { t.destroy() }
+            handle.destroy()
+        }
+        space.signal()
+        closed.fulfill(())
+    }
+
+    private func topicHandle(_ name: String) throws(KafkaError) -> OpaquePointer {
+        let handle = self.handle
+        let result: Result<RDKafkaTopicHandle, KafkaError> = topics.withLock { topics in
+            if let t = topics[name] { return .success(t) }
+            guard let rkt = rd_kafka_topic_new(handle.rk, name, nil) else {
+                return .failure(KafkaError(code: .produce, rdKafka: rd_kafka_last_error(), detail: "topic \(name)"))
+            }
+            let t = RDKafkaTopicHandle(rkt: rkt)
+            topics[name] = t
+            return .success(t)
+        }
+        return try result.get().rkt
+    }
+
+    private func produce(_ record: KafkaRecord, rkt: OpaquePointer, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+        var headers: OpaquePointer? = nil
+        if !record.headers.isEmpty {
+            headers = rd_kafka_headers_new(record.headers.count)
+            for h in record.headers {
+                if let v = h.value {
+                    v.withUnsafeBytes { b in _ = rd_kafka_header_add(headers, h.name, -1, b.baseAddress, b.count) }
+                } else {
+                    _ = rd_kafka_header_add(headers, h.name, -1, nil, 0)
+                }
+            }
+        }
+        let partition = record.partition ?? RD_KAFKA_PARTITION_UA
+        let err = withOptionalBytes(record.key) { kp, kl in
+            withOptionalBytes(record.value) { vp, vl in
+                zhifa_produce_rkt(handle.rk, rkt, partition, kp, kl, vp, vl, headers, opaque)
+            }
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
+        return err
+    }
+}
+
+/// Carries a record's delivery handler through librdkafka's per-message opaque.
+final class DeliveryBox {
+    let topic: String
+    let handler: KafkaProducer.DeliveryHandler
+
+    init(topic: String, handler: @escaping KafkaProducer.DeliveryHandler) {
+        self.topic = topic
+        self.handler = handler
+    }
+}
+
+/// Wakes producers waiting for room in librdkafka's local queue, without polling.
+final class ProducerSpace: Sendable {
+    private let counter = Atomic<UInt64>(0)
+    private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    var generation: UInt64 { counter.load(ordering: .acquiring) }
+
+    /// Called by the poll thread after it served events (delivery reports free queue room).
+    func signal() {
+        counter.add(1, ordering: .releasing)
+        let w: [CheckedContinuation<Void, Never>] = waiters.withLock { w in
+            if w.isEmpty { return [] }
+            defer { w.removeAll() }
+            return w
+        }
+        for c in w { c.resume() }
+    }
+
+    /// Suspends until the poll thread signals after `generation`.
+    func wait(after generation: UInt64) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumeNow = waiters.withLock { w in
+                if counter.load(ordering: .acquiring) != generation { return true }
+                w.append(c)
+                return false
+            }
+            if resumeNow { c.resume() }
+        }
+    }
+}
+
+@inline(__always)
+func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
+    guard let bytes else { return body(nil, 0) }
+    return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
+}

@@ -1,0 +1,5 @@
+import ZhifaRuntime
+import ArgumentParser
+import AsyncHTTPClient
+import ZIPFoundation
+print("zhifa")
