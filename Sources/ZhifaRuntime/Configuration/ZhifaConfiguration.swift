@@ -1,0 +1,190 @@
+import Foundation
+import ZhifaKafka
+
+/// Kafka connection and client tuning.
+public struct KafkaSettings: Sendable {
+    /// Bootstrap servers; empty means "the embedded broker recorded in the data directory".
+    public var brokers: String
+    /// `client.id` prefix.
+    public var clientId: String
+    /// Partitions of every topic Zhifa creates.
+    public var partitions: Int
+    /// Replication factor of every topic Zhifa creates.
+    public var replicationFactor: Int
+    /// Producer `linger.ms`.
+    public var lingerMs: Int
+    /// Consumer `fetch.wait.max.ms` (10 for the embedded broker).
+    public var fetchWaitMaxMs: Int
+    /// Consumer `session.timeout.ms`.
+    public var sessionTimeoutMs: Int
+    /// Producer `message.timeout.ms`.
+    public var messageTimeoutMs: Int
+    /// Passed to librdkafka unchanged (SASL, SSL).
+    public var properties: [String: String]
+    /// Brokers of the embedded cluster (`zhifa up`, `zhifa broker`).
+    public var embeddedBrokers: Int
+}
+
+/// The topic names of INTERFACES.md.
+public struct TopicNames: Sendable {
+    public var events: String
+    public var review: String
+    public var publicity: String
+    public var receipts: String
+
+    /// Dead-letter topic of a consumer group.
+    public static func deadLetter(_ group: String) -> String { "\(group).dlq" }
+    /// Retry topic of a consumer group (only that group reads it).
+    public static func retry(_ group: String) -> String { "\(group).retry" }
+}
+
+/// Consumer group ids of the services.
+public struct GroupNames: Sendable {
+    public var review: String
+    public var publicity: String
+    public var archive: String
+    public var ingest: String
+
+    /// Every group, for creating their dead-letter and retry topics.
+    public var all: [String] { [review, publicity, archive, ingest] }
+}
+
+/// Worker runtime tuning shared by every service.
+public struct WorkerSettings: Sendable {
+    /// Messages taken and not yet finished, at most.
+    public var maxInFlight: Int
+    /// Handlers running at once (different keys).
+    public var concurrency: Int
+    /// Attempts before a message goes to the dead-letter topic.
+    public var maxAttempts: Int
+    /// First retry delay; doubles each attempt.
+    public var initialBackoff: Duration
+    /// Longest retry delay.
+    public var maxBackoff: Duration
+    /// How long a revoke waits for in-flight messages.
+    public var revokeDeadline: Duration
+    /// How long shutdown waits for in-flight messages.
+    public var shutdownDeadline: Duration
+    /// Messages the consumer buffers ahead of the handlers.
+    public var bufferCapacity: Int
+
+    /// Creates worker settings.
+    public init(
+        maxInFlight: Int = 10_000, concurrency: Int = 8, maxAttempts: Int = 5, initialBackoff: Duration = .milliseconds(200),
+        maxBackoff: Duration = .seconds(30), revokeDeadline: Duration = .seconds(10), shutdownDeadline: Duration = .seconds(30),
+        bufferCapacity: Int = 4_096
+    ) {
+        self.maxInFlight = maxInFlight
+        self.concurrency = concurrency
+        self.maxAttempts = maxAttempts
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.revokeDeadline = revokeDeadline
+        self.shutdownDeadline = shutdownDeadline
+        self.bufferCapacity = bufferCapacity
+    }
+}
+
+/// Where the HTTP servers listen.
+public struct HTTPSettings: Sendable {
+    public var host: String
+    public var ingestPort: Int
+    public var reviewPort: Int
+    public var publicityPort: Int
+    public var archivePort: Int
+}
+
+/// Everything in `config/zhifa.yaml`, validated.
+public struct ZhifaConfiguration: Sendable {
+    /// The file it came from.
+    public var file: String
+    /// The folder of the file; rules tables are resolved against it.
+    public var directory: URL
+    public var kafka: KafkaSettings
+    public var topics: TopicNames
+    public var groups: GroupNames
+    public var worker: WorkerSettings
+    public var http: HTTPSettings
+    /// Log level: trace, debug, info, notice, warning, error, critical.
+    public var logLevel: String
+
+    /// Reads and validates the configuration; environment variables override the file.
+    public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ZhifaConfiguration {
+        let s = try ConfigSource(file: file, environment: environment)
+        let config = try ZhifaConfiguration(source: s)
+        try s.checkNoUnknownKeys()
+        return config
+    }
+
+    init(source s: ConfigSource) throws {
+        file = s.file
+        directory = s.directory
+        kafka = KafkaSettings(
+            brokers: try s.string("kafka.brokers"),
+            clientId: try s.string("kafka.clientId", allowEmpty: false),
+            partitions: try s.int("kafka.partitions", in: 1...1024),
+            replicationFactor: try s.int("kafka.replicationFactor", in: 1...16),
+            lingerMs: try s.int("kafka.lingerMs", in: 0...10_000),
+            fetchWaitMaxMs: try s.int("kafka.fetchWaitMaxMs", in: 1...60_000),
+            sessionTimeoutMs: try s.int("kafka.sessionTimeoutMs", in: 1_000...3_600_000),
+            messageTimeoutMs: try s.int("kafka.messageTimeoutMs", in: 0...2_147_483_647),
+            properties: try s.stringMap("kafka.properties"),
+            embeddedBrokers: try s.int("kafka.embedded.brokers", in: 1...16))
+        topics = TopicNames(
+            events: try s.string("topics.events", allowEmpty: false),
+            review: try s.string("topics.review", allowEmpty: false),
+            publicity: try s.string("topics.publicity", allowEmpty: false),
+            receipts: try s.string("topics.receipts", allowEmpty: false))
+        groups = GroupNames(
+            review: try s.string("groups.review", allowEmpty: false),
+            publicity: try s.string("groups.publicity", allowEmpty: false),
+            archive: try s.string("groups.archive", allowEmpty: false),
+            ingest: try s.string("groups.ingest", allowEmpty: false))
+        worker = WorkerSettings(
+            maxInFlight: try s.int("worker.maxInFlight", in: 1...1_000_000),
+            concurrency: try s.int("worker.concurrency", in: 1...1_024),
+            maxAttempts: try s.int("worker.maxAttempts", in: 1...100),
+            initialBackoff: .milliseconds(try s.int("worker.initialBackoffMs", in: 1...600_000)),
+            maxBackoff: .milliseconds(try s.int("worker.maxBackoffMs", in: 1...3_600_000)),
+            revokeDeadline: .milliseconds(try s.int("worker.revokeDeadlineMs", in: 0...600_000)),
+            shutdownDeadline: .milliseconds(try s.int("worker.shutdownDeadlineMs", in: 0...600_000)),
+            bufferCapacity: try s.int("worker.bufferCapacity", in: 1...1_000_000))
+        logLevel = try s.choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        http = HTTPSettings(
+            host: try s.string("http.host", allowEmpty: false),
+            ingestPort: try s.int("http.ports.ingest", in: 0...65_535),
+            reviewPort: try s.int("http.ports.review", in: 0...65_535),
+            publicityPort: try s.int("http.ports.publicity", in: 0...65_535),
+            archivePort: try s.int("http.ports.archive", in: 0...65_535))
+    }
+
+    /// Every topic the system uses, with its partition count.
+    public var allTopics: [KafkaTopicSpec] {
+        var names = [topics.events, topics.review, topics.publicity, topics.receipts]
+        for g in groups.all { names += [TopicNames.deadLetter(g), TopicNames.retry(g)] }
+        return names.map { KafkaTopicSpec(name: $0, partitions: Int32(kafka.partitions), replicationFactor: Int16(kafka.replicationFactor)) }
+    }
+
+    /// Client settings for a resolved bootstrap string.
+    public func clientSettings(bootstrap: String, role: String) -> KafkaClientSettings {
+        KafkaClientSettings(bootstrapServers: bootstrap, clientId: "\(kafka.clientId)-\(role)", properties: kafka.properties)
+    }
+
+    /// Producer configuration (idempotent, acks=all).
+    public func producerConfiguration(bootstrap: String, role: String) -> KafkaProducerConfiguration {
+        var c = KafkaProducerConfiguration(client: clientSettings(bootstrap: bootstrap, role: role))
+        c.lingerMs = kafka.lingerMs
+        c.messageTimeoutMs = kafka.messageTimeoutMs
+        return c
+    }
+
+    /// Consumer configuration for a group.
+    public func consumerConfiguration(bootstrap: String, group: String, role: String) -> KafkaConsumerConfiguration {
+        var c = KafkaConsumerConfiguration(client: clientSettings(bootstrap: bootstrap, role: role), groupId: group)
+        c.fetchWaitMaxMs = kafka.fetchWaitMaxMs
+        c.sessionTimeoutMs = kafka.sessionTimeoutMs
+        c.revokeDeadline = worker.revokeDeadline
+        c.bufferCapacity = worker.bufferCapacity
+        return c
+    }
+}

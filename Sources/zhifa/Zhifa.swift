@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `zhifa`: one binary for every part of the system.
+@main
+struct Zhifa: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zhifa",
+        abstract: "行政执法三项制度 on Kafka: ingest, legal review, publicity and archive of enforcement records.",
+        subcommands: [
+            UpCommand.self, BrokerCommand.self,
+            TerminalCommand.self, TailCommand.self, DLQCommand.self, BenchCommand.self,
+        ])
+}

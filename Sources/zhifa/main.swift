@@ -1,5 +1,0 @@
-import ZhifaRuntime
-import ArgumentParser
-import AsyncHTTPClient
-import ZIPFoundation
-print("zhifa")
