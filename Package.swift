@@ -70,6 +70,33 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["ZhifaKafka", "ZhifaRuntime", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZhifaRuntimeTests",
+            dependencies: [
+                "ZhifaRuntime", "ZhifaKafka", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "zhifa-test-sink",
+            dependencies: [
+                "ZhifaRuntime", "ZhifaKafka",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Tests/ZhifaTestSink",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ZhifaKafkaTests",
             dependencies: ["ZhifaKafka"],

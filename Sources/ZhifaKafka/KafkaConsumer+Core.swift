@@ -180,7 +180,9 @@ final class ConsumerCore: @unchecked Sendable {
             if !lost && trackOffsets {
                 let e = rd_kafka_commit(rk, nil, 0)
                 if e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET {
-                    logRebalanceError(KafkaError(code: .commit, rdKafka: e, detail: "commit on revoke"))
+                    logger.warning("offset commit on revoke failed; the new owner may process some messages again (sinks are idempotent)", metadata: [
+                        "error": "\(String(cString: rd_kafka_err2name(e)))",
+                    ])
                 }
             }
             if cooperative {

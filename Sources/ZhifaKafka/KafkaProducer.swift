@@ -92,6 +92,9 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// How many times a caller had to wait for room in the local queue (backpressure).
+    public var backpressureWaits: Int { space.waits }
+
     /// Number of records handed to librdkafka and not yet acknowledged.
     public var outstanding: Int { Int(rd_kafka_outq_len(handle.rk)) }
 
@@ -185,9 +188,11 @@ final class DeliveryBox {
 /// Wakes producers waiting for room in librdkafka's local queue, without polling.
 final class ProducerSpace: Sendable {
     private let counter = Atomic<UInt64>(0)
+    private let waitCount = Atomic<Int>(0)
     private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
 
     var generation: UInt64 { counter.load(ordering: .acquiring) }
+    var waits: Int { waitCount.load(ordering: .relaxed) }
 
     /// Called by the poll thread after it served events (delivery reports free queue room).
     func signal() {
@@ -202,6 +207,7 @@ final class ProducerSpace: Sendable {
 
     /// Suspends until the poll thread signals after `generation`.
     func wait(after generation: UInt64) async {
+        waitCount.add(1, ordering: .relaxed)
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let resumeNow = waiters.withLock { w in
                 if counter.load(ordering: .acquiring) != generation { return true }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import ZhifaKafka
 
@@ -60,4 +61,45 @@ struct ProducerConsumerTests {
             await producer.close()
         }
     }
+}
+
+@Suite("Backpressure")
+struct BackpressureTests {
+    @Test("a producer faster than the broker waits and drops nothing")
+    func producerWaits() async throws {
+        try await withEmbeddedCluster(topics: ["bp": 2]) { cluster in
+            try cluster.setRoundTripTime(broker: 1, milliseconds: 20)
+            var config = producerConfig(cluster)
+            config.queueBufferingMaxMessages = 50
+            config.lingerMs = 0
+            let producer = try KafkaProducer(configuration: config, logger: testLogger())
+            let total = 3_000
+            let ok = Counter()
+            let failed = Counter()
+            for i in 0..<total {
+                try await producer.enqueue(KafkaRecord(topic: "bp", key: "k\(i % 10)", value: Array("\(i)".utf8))) { r in
+                    switch r {
+                    case .success: ok.increment()
+                    case .failure: failed.increment()
+                    }
+                }
+            }
+            try await producer.flush()
+            #expect(ok.value == total)
+            #expect(failed.value == 0)
+            #expect(producer.backpressureWaits > 0, "the local queue filled up and the caller waited")
+            let consumer = try KafkaConsumer(configuration: consumerConfig(cluster, group: "bp-g"), logger: testLogger())
+            try consumer.subscribe(["bp"])
+            let got = try await collect(consumer, count: total)
+            #expect(Set(got.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }).count == total)
+            await consumer.close()
+            await producer.close()
+        }
+    }
+}
+
+final class Counter: Sendable {
+    private let v = Mutex(0)
+    func increment() { v.withLock { $0 += 1 } }
+    var value: Int { v.withLock { $0 } }
 }

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import Synchronization
+import ZhifaKafka
+import ZhifaRuntime
+
+/// The repository root (tests run from anywhere).
+public let repositoryRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+    }
+    return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+}()
+
+/// The shared contract folder next to the repository, or the project's own copy.
+public let contractDirectory: URL = repositoryRoot.appendingPathComponent("contract")
+
+/// The default configuration with overrides.
+public func testConfiguration(_ env: [String: String] = [:]) throws -> ZhifaConfiguration {
+    try ZhifaConfiguration.load(file: repositoryRoot.appendingPathComponent("config/zhifa.yaml").path, environment: env)
+}
+
+/// A logger for tests: warnings and above unless `ZHIFA_TEST_LOG=debug`.
+public func testLogger(_ label: String = "test") -> Logger {
+    var l = Logger(label: label)
+    l.logLevel = ProcessInfo.processInfo.environment["ZHIFA_TEST_LOG"] == "debug" ? .debug : .warning
+    return l
+}
+
+/// Where the build put its executables (next to the test bundle).
+public func buildProduct(_ name: String) -> URL {
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent(name)
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        dir.deleteLastPathComponent()
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug/\(name)")
+}
+
+/// Thrown when `eventually` runs out of time.
+public struct TimedOut: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Re-checks `condition` until it holds or `timeout` passes (then throws with `what`).
+public func eventually(
+    _ what: @autoclosure () -> String, timeout: Duration = .seconds(30), every: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return }
+        if ContinuousClock.now >= deadline { throw TimedOut(description: "timed out waiting for: \(what())") }
+        try await Task.sleep(for: every)
+    }
+}
+
+/// A thread-safe log of observations that tests can wait on.
+public final class Recorder<T: Sendable>: Sendable {
+    private let items = Mutex<[T]>([])
+    public init() {}
+    public func append(_ item: T) { items.withLock { $0.append(item) } }
+    public var all: [T] { items.withLock { $0 } }
+    public var count: Int { items.withLock { $0.count } }
+}
+
+/// A temporary folder removed by `cleanup`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("zhifa-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    public func cleanup() { try? FileManager.default.removeItem(at: url) }
+}
