@@ -102,12 +102,29 @@ let package = Package(
             dependencies: ["ZhifaKafka"],
             swiftSettings: strict
         ),
+        .target(
+            name: "ZhifaBench",
+            dependencies: [
+                "ZhifaKafka", "ZhifaRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // jemalloc as the process allocator of the zhifa binary (see allocator.c).
+        .target(
+            name: "CZhifaAllocator",
+            linkerSettings: [.linkedLibrary("jemalloc")]
+        ),
         .executableTarget(
             name: "zhifa",
             dependencies: [
+                "CZhifaAllocator",
                 "ZhifaKafka",
                 "ZhifaDomain",
                 "ZhifaRuntime",
+                "ZhifaBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),

@@ -51,12 +51,16 @@ final class ConsumerCore: @unchecked Sendable {
             cond.unlock()
             return false
         }
+        var last: PartitionLedger? = nil
         for var m in batch {
             if trackOffsets {
-                let tp = m.topicPartition
-                guard let epoch = ledgers[tp]?.epoch else { continue }  // not assigned (any more)
-                m.assignmentEpoch = epoch
-                ledgers[tp]!.append(offset: m.offset)
+                if last == nil || last!.topicPartition.partition != m.partition || last!.topicPartition.topic != m.topic {
+                    last = ledgers[m.topicPartition]
+                }
+                guard let ledger = last else { continue }  // not assigned (any more)
+                m.assignmentEpoch = ledger.epoch
+                m.ledger = ledger
+                ledger.append(offset: m.offset)
             }
             buffer.append(m)
         }
@@ -118,26 +122,48 @@ final class ConsumerCore: @unchecked Sendable {
 
     // MARK: done-marks
 
-    func markDone(topicPartition tp: KafkaTopicPartition, offset: Int64, epoch: UInt64) {
+    /// Offsets are passed to librdkafka once per this many finished messages of a partition (and
+    /// whenever the partition has nothing pending, and before every commit on revoke or close).
+    static let storeEvery: Int64 = 64
+
+    func markDone(_ m: KafkaConsumerMessage) {
         cond.lock()
         defer { cond.unlock() }
-        guard trackOffsets, ledgers[tp]?.epoch == epoch else { return }
-        if let upTo = ledgers[tp]!.markDone(offset: offset) {
-            let err = rd_kafka_offset_store(storeHandleLocked(tp.topic), tp.partition, upTo)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                logger.warning("offset store failed; the message will be redelivered", metadata: [
-                    "partition": "\(tp)", "error": "\(String(cString: rd_kafka_err2name(err)))",
-                ])
+        guard trackOffsets, let ledger = m.ledger ?? ledgers[m.topicPartition], ledger.alive, ledger.epoch == m.assignmentEpoch else { return }
+        if let upTo = ledger.markDone(offset: m.offset) {
+            if ledger.entries.isEmpty || upTo - (ledger.lastStored ?? -1) >= Self.storeEvery {
+                storeLocked(ledger)
             }
         }
         if revokeWaiting { cond.broadcast() }
     }
 
-    func abandon(topicPartition tp: KafkaTopicPartition, offset: Int64, epoch: UInt64) {
+    /// Passes the partition's finished run to librdkafka's offset store.
+    private func storeLocked(_ ledger: PartitionLedger) {
+        guard let upTo = ledger.unstored else { return }
+        let tp = ledger.topicPartition
+        ledger.unstored = nil
+        ledger.lastStored = upTo
+        let err = rd_kafka_offset_store(storeHandleLocked(tp.topic), tp.partition, upTo)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("offset store failed; the message will be redelivered", metadata: [
+                "partition": "\(tp)", "error": "\(String(cString: rd_kafka_err2name(err)))",
+            ])
+        }
+    }
+
+    /// Stores every finished run not yet stored (before a commit).
+    func flushStores() {
         cond.lock()
         defer { cond.unlock() }
-        guard trackOffsets, ledgers[tp]?.epoch == epoch else { return }
-        ledgers[tp]!.abandon(offset: offset)
+        for ledger in ledgers.values { storeLocked(ledger) }
+    }
+
+    func abandon(_ m: KafkaConsumerMessage) {
+        cond.lock()
+        defer { cond.unlock() }
+        guard trackOffsets, let ledger = m.ledger ?? ledgers[m.topicPartition], ledger.alive, ledger.epoch == m.assignmentEpoch else { return }
+        ledger.abandon(offset: m.offset)
         if revokeWaiting { cond.broadcast() }
     }
 
@@ -160,7 +186,7 @@ final class ConsumerCore: @unchecked Sendable {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             cond.lock()
             for p in partitions {
-                ledgers[p] = PartitionLedger(epoch: nextEpoch)
+                ledgers[p] = PartitionLedger(epoch: nextEpoch, topicPartition: p)
                 nextEpoch += 1
             }
             cond.unlock()
@@ -218,7 +244,13 @@ final class ConsumerCore: @unchecked Sendable {
                 ])
             }
         }
-        for p in partitions { ledgers[p] = nil }
+        for p in partitions {
+            if let ledger = ledgers[p] {
+                storeLocked(ledger)
+                ledger.alive = false
+            }
+            ledgers[p] = nil
+        }
     }
 
     private func dropBufferedLocked(where predicate: (KafkaConsumerMessage) -> Bool) {

@@ -115,12 +115,12 @@ public final class KafkaConsumer: Sendable {
     /// Marks a message done: its effects are durable. Stores the partition's offset once every
     /// earlier message handed out is done too. Marks from a previous assignment are ignored.
     public func markDone(_ message: KafkaConsumerMessage) {
-        core.markDone(topicPartition: message.topicPartition, offset: message.offset, epoch: message.assignmentEpoch)
+        core.markDone(message)
     }
 
     /// Marks a message that this member will not process (its partition is being revoked).
     public func abandon(_ message: KafkaConsumerMessage) {
-        core.abandon(topicPartition: message.topicPartition, offset: message.offset, epoch: message.assignmentEpoch)
+        core.abandon(message)
     }
 
     /// Stops fetching the given partitions (messages already buffered are still delivered).
@@ -135,6 +135,7 @@ public final class KafkaConsumer: Sendable {
 
     /// Commits the stored offsets now (off the cooperative pool).
     public func commit() async throws(KafkaError) {
+        core.flushStores()
         let handle = self.handle
         let err = await DedicatedThread.run(name: "zhifa-kafka-commit") { rd_kafka_commit(handle.rk, nil, 0) }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
@@ -213,6 +214,7 @@ public final class KafkaConsumer: Sendable {
     private static func shutdown(handle: RDKafkaHandle, core: ConsumerCore) {
         core.stopPushing()
         core.dropBuffered()
+        core.flushStores()
         if core.trackOffsets {
             let err = rd_kafka_commit(handle.rk, nil, 0)
             if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {

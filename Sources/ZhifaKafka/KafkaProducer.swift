@@ -26,12 +26,13 @@ public final class KafkaProducer: Sendable {
         let conf = try RDKafkaConf.make(configuration.librdkafkaProperties())
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
             guard let message, let opaque = message.pointee._private else { return }
-            let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
+            let listener = Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).takeRetainedValue()
             let m = message.pointee
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                box.handler(.success(KafkaDeliveryReport(topic: box.topic, partition: m.partition, offset: m.offset)))
+                listener.delivered(partition: m.partition, offset: m.offset, error: nil)
             } else {
-                box.handler(.failure(KafkaError(code: .delivery, rdKafka: m.err, detail: "delivery to \(box.topic) failed")))
+                let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+                listener.delivered(partition: m.partition, offset: m.offset, error: KafkaError(code: .delivery, rdKafka: m.err, detail: "delivery to \(topic) failed"))
             }
         }
         self.handle = try RDKafkaHandle(kind: RD_KAFKA_PRODUCER, conf: conf, logger: logger)
@@ -72,12 +73,16 @@ public final class KafkaProducer: Sendable {
     /// Waits only while the local queue is full. `onDelivery`, if given, runs on the poll thread
     /// with the delivery report; keep it short.
     public func enqueue(_ record: KafkaRecord, onDelivery: DeliveryHandler? = nil) async throws(KafkaError) {
+        try await enqueue(record, listener: DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in }))
+    }
+
+    /// Like `enqueue(_:onDelivery:)`, with a listener object instead of a closure.
+    public func enqueue(_ record: KafkaRecord, listener: KafkaDeliveryListener) async throws(KafkaError) {
         let rkt = try topicHandle(record.topic)
-        let box = DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in })
-        let opaque = Unmanaged.passRetained(box).toOpaque()
+        let opaque = Unmanaged.passRetained(listener).toOpaque()
         while true {
             guard control.running.load(ordering: .relaxed) else {
-                Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
+                Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
                 throw KafkaError(code: .closed, detail: "producer is closed")
             }
             let generation = space.generation
@@ -87,7 +92,21 @@ public final class KafkaProducer: Sendable {
                 await space.wait(after: generation)
                 continue
             }
-            Unmanaged<DeliveryBox>.fromOpaque(opaque).release()
+            Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
+            throw KafkaError(code: .produce, rdKafka: err, detail: "produce to \(record.topic) failed")
+        }
+    }
+
+    /// Hands a record to librdkafka without waiting at all; throws `queueFull`-style retriable error
+    /// when the local queue has no room. For callers on their own threads (paced load generators).
+    public func enqueueNow(_ record: KafkaRecord, onDelivery: DeliveryHandler? = nil) throws(KafkaError) {
+        guard control.running.load(ordering: .relaxed) else { throw KafkaError(code: .closed, detail: "producer is closed") }
+        let rkt = try topicHandle(record.topic)
+        let listener: KafkaDeliveryListener = DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in })
+        let opaque = Unmanaged.passRetained(listener).toOpaque()
+        let err = produce(record, rkt: rkt, opaque: opaque)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
             throw KafkaError(code: .produce, rdKafka: err, detail: "produce to \(record.topic) failed")
         }
     }
@@ -174,14 +193,33 @@ public final class KafkaProducer: Sendable {
     }
 }
 
-/// Carries a record's delivery handler through librdkafka's per-message opaque.
-final class DeliveryBox {
+/// Receives one record's delivery report on the producer's poll thread.
+///
+/// Subclass it to avoid allocating closures per record on hot paths; `enqueue(_:listener:)` keeps
+/// the listener alive until its report arrives. Keep `delivered` short.
+open class KafkaDeliveryListener: @unchecked Sendable {
+    /// Creates a listener.
+    public init() {}
+    /// Called once: `error` is nil when the broker acknowledged the record at `partition`/`offset`.
+    open func delivered(partition: Int32, offset: Int64, error: KafkaError?) {}
+}
+
+/// Carries a closure delivery handler through librdkafka's per-message opaque.
+final class DeliveryBox: KafkaDeliveryListener, @unchecked Sendable {
     let topic: String
     let handler: KafkaProducer.DeliveryHandler
 
     init(topic: String, handler: @escaping KafkaProducer.DeliveryHandler) {
         self.topic = topic
         self.handler = handler
+    }
+
+    override func delivered(partition: Int32, offset: Int64, error: KafkaError?) {
+        if let error {
+            handler(.failure(error))
+        } else {
+            handler(.success(KafkaDeliveryReport(topic: topic, partition: partition, offset: offset)))
+        }
     }
 }
 

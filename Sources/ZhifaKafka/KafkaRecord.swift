@@ -74,23 +74,37 @@ public struct KafkaDeliveryReport: Sendable, Hashable {
 }
 
 /// A consumed message with its coordinates.
+///
+/// The bytes live in one shared, copy-on-write storage, so passing a message along (buffer,
+/// lanes, handlers) costs one reference count, not one per field.
 public struct KafkaConsumerMessage: Sendable {
+    final class Storage: @unchecked Sendable {
+        var timestamp: Date?
+        var key: [UInt8]?
+        var value: [UInt8]?
+        var headers: [KafkaHeader]
+        var ledger: PartitionLedger?
+
+        init(timestamp: Date?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], ledger: PartitionLedger?) {
+            self.timestamp = timestamp
+            self.key = key
+            self.value = value
+            self.headers = headers
+            self.ledger = ledger
+        }
+
+        func copy() -> Storage { Storage(timestamp: timestamp, key: key, value: value, headers: headers, ledger: ledger) }
+    }
+
     /// Source topic.
     public var topic: String
     /// Source partition.
     public var partition: Int32
     /// Offset in the partition.
     public var offset: Int64
-    /// Broker or producer timestamp, if any.
-    public var timestamp: Date?
-    /// Key bytes.
-    public var key: [UInt8]?
-    /// Value bytes.
-    public var value: [UInt8]?
-    /// Headers, in order.
-    public var headers: [KafkaHeader]
     /// The assignment this message was delivered under; done-marks from an older one are ignored.
     public var assignmentEpoch: UInt64
+    private var storage: Storage
 
     /// Creates a message (tests and replays; consumers create them from librdkafka).
     public init(
@@ -100,11 +114,43 @@ public struct KafkaConsumerMessage: Sendable {
         self.topic = topic
         self.partition = partition
         self.offset = offset
-        self.timestamp = timestamp
-        self.key = key
-        self.value = value
-        self.headers = headers
         self.assignmentEpoch = assignmentEpoch
+        self.storage = Storage(timestamp: timestamp, key: key, value: value, headers: headers, ledger: nil)
+    }
+
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    /// Broker or producer timestamp, if any.
+    public var timestamp: Date? {
+        get { storage.timestamp }
+        set { unique().timestamp = newValue }
+    }
+
+    /// Key bytes.
+    public var key: [UInt8]? {
+        get { storage.key }
+        set { unique().key = newValue }
+    }
+
+    /// Value bytes.
+    public var value: [UInt8]? {
+        get { storage.value }
+        set { unique().value = newValue }
+    }
+
+    /// Headers, in order.
+    public var headers: [KafkaHeader] {
+        get { storage.headers }
+        set { unique().headers = newValue }
+    }
+
+    /// The partition ledger it was recorded in (saves a lookup per done-mark).
+    var ledger: PartitionLedger? {
+        get { storage.ledger }
+        set { unique().ledger = newValue }
     }
 
     /// The key as UTF-8 text.
@@ -128,4 +174,10 @@ public struct KafkaTopicPartition: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(topic)[\(partition)]" }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(partition)
+        var t = topic
+        t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
 }

@@ -1,11 +1,11 @@
 import DequeModule
 
-/// Tracks the messages of one partition handed to the application, so that the stored offset
+/// Tracks the messages of one partition handed to the application (guarded by the consumer's lock), so that the stored offset
 /// only ever covers a contiguous run of finished messages.
 ///
 /// Messages of one partition may finish out of order (different keys run concurrently); storing
 /// the offset of a later one before an earlier one is done would lose the earlier one on a crash.
-struct PartitionLedger {
+final class PartitionLedger: @unchecked Sendable {
     enum EntryState: UInt8 { case pending, done, abandoned }
 
     struct Entry {
@@ -15,18 +15,29 @@ struct PartitionLedger {
 
     /// The assignment this ledger belongs to.
     let epoch: UInt64
+    /// The partition.
+    let topicPartition: KafkaTopicPartition
+    /// False once the partition was revoked: late done-marks are ignored.
+    var alive = true
     private(set) var entries = Deque<Entry>()
+    /// Last offset of the finished run not yet passed to librdkafka's offset store.
+    var unstored: Int64? = nil
+    /// Last offset passed to the offset store.
+    var lastStored: Int64? = nil
 
-    init(epoch: UInt64) { self.epoch = epoch }
+    init(epoch: UInt64, topicPartition: KafkaTopicPartition) {
+        self.epoch = epoch
+        self.topicPartition = topicPartition
+    }
 
     /// Records a message handed out (offsets arrive in increasing order).
-    mutating func append(offset: Int64) {
+    func append(offset: Int64) {
         entries.append(Entry(offset: offset, state: .pending))
     }
 
     /// Marks a message finished; returns the offset of the last message of the contiguous finished
     /// run that was removed from the front, if the run advanced.
-    mutating func markDone(offset: Int64) -> Int64? {
+    func markDone(offset: Int64) -> Int64? {
         guard let i = index(of: offset), entries[i].state == .pending else { return nil }
         entries[i].state = .done
         var advancedTo: Int64? = nil
@@ -34,18 +45,19 @@ struct PartitionLedger {
             advancedTo = first.offset
             entries.removeFirst()
         }
+        if let advancedTo { unstored = advancedTo }
         return advancedTo
     }
 
     /// Marks a message that will not be processed here (its partition is being revoked).
     /// An abandoned message stops the stored offset from passing it.
-    mutating func abandon(offset: Int64) {
+    func abandon(offset: Int64) {
         guard let i = index(of: offset), entries[i].state == .pending else { return }
         entries[i].state = .abandoned
     }
 
     /// Removes entries from `offset` on (messages still buffered, never handed out).
-    mutating func dropTail(from offset: Int64) {
+    func dropTail(from offset: Int64) {
         while let last = entries.last, last.offset >= offset { entries.removeLast() }
     }
 

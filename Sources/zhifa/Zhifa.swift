@@ -11,3 +11,8 @@ struct Zhifa: AsyncParsableCommand {
             TerminalCommand.self, TailCommand.self, DLQCommand.self, BenchCommand.self,
         ])
 }
+
+import CZhifaAllocator
+
+/// Keeps the allocator configuration (jemalloc) linked in.
+let allocatorLinked = zhifa_allocator_linked()

@@ -70,7 +70,7 @@ public final class KafkaWorker: Service, Sendable {
     }
 
     public func run() async throws {
-        let scheduler = LaneScheduler(maxInFlight: settings.maxInFlight)
+        let scheduler = LaneScheduler(maxInFlight: settings.maxInFlight, concurrency: settings.concurrency)
         let consumerHolder = ConsumerHolder()
         let hooks = KafkaRebalanceHooks(revoking: { partitions in
             guard let consumer = consumerHolder.consumer else { return }
@@ -89,10 +89,11 @@ public final class KafkaWorker: Service, Sendable {
         status.withLock { $0 = .running }
         logger.info("worker started", metadata: ["topics": "\((topics + [TopicNames.retry(group)]).joined(separator: ","))"])
 
+        let run = WorkerRun(worker: self, consumer: consumer, scheduler: scheduler, metrics: metrics)
         let handlers = (0..<settings.concurrency).map { _ in
-            Task { await self.handlerLoop(scheduler: scheduler, consumer: consumer) }
+            Task { await self.handlerLoop(run) }
         }
-        let dispatcher = Task { await self.dispatchLoop(scheduler: scheduler, consumer: consumer) }
+        let dispatcher = Task { await self.dispatchLoop(run) }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 await dispatcher.value
@@ -126,7 +127,8 @@ public final class KafkaWorker: Service, Sendable {
         logger.info("worker stopped")
     }
 
-    private func dispatchLoop(scheduler: LaneScheduler, consumer: KafkaConsumer) async {
+    private func dispatchLoop(_ run: WorkerRun) async {
+        let (scheduler, consumer) = (run.scheduler, run.consumer)
         while !Task.isCancelled {
             await scheduler.waitForCapacity()
             let batch = await consumer.nextBatch(max: 256)
@@ -137,54 +139,54 @@ public final class KafkaWorker: Service, Sendable {
             }
             metrics.consumed.increment(by: Int64(batch.count))
             let now = ContinuousClock.now
-            scheduler.submit(batch.map { WorkItem(message: $0, takenAt: now) })
+            scheduler.submit(batch.map { InFlightMessage(message: $0, takenAt: now, run: run) })
             metrics.inFlight.record(scheduler.inFlight)
         }
     }
 
-    private func handlerLoop(scheduler: LaneScheduler, consumer: KafkaConsumer) async {
-        var next = await scheduler.next()
-        while let (lane, item) = next {
-            let handledHead = await handle(item, lane: lane, scheduler: scheduler, consumer: consumer)
-            if handledHead {
-                next = scheduler.advance(lane)
-                if next == nil { next = await scheduler.next() }
-            } else {
-                next = await scheduler.next()
+    private func handlerLoop(_ run: WorkerRun) async {
+        var batch = await run.scheduler.next()
+        while !batch.isEmpty {
+            var handled: [LaneScheduler.Lane] = []
+            handled.reserveCapacity(batch.count)
+            for (lane, item) in batch {
+                if await handle(item, lane: lane) { handled.append(lane) }
             }
+            batch = run.scheduler.advance(handled)
+            if batch.isEmpty { batch = await run.scheduler.next() }
         }
     }
 
     /// Runs the handler once; returns false when the lane was parked for a retry.
-    private func handle(_ item: WorkItem, lane: LaneKey, scheduler: LaneScheduler, consumer: KafkaConsumer) async -> Bool {
+    private func handle(_ item: InFlightMessage, lane: LaneScheduler.Lane) async -> Bool {
         let view = DeadLetterRecord.handlerView(of: item.message)
         do {
             let outputs = try await handler(view)
-            await produce(outputs, for: item, scheduler: scheduler, consumer: consumer)
+            await produce(outputs, for: item)
             return true
         } catch let failure as PermanentFailure {
-            await deadLetter(item, reason: failure.reason, attempts: item.attempts + 1, scheduler: scheduler, consumer: consumer)
+            item.attempts += 1
+            await deadLetter(item, reason: failure.reason)
             return true
         } catch {
-            var retry = item
-            retry.attempts += 1
-            retry.firstFailure = retry.firstFailure ?? Date()
+            item.attempts += 1
+            item.firstFailure = item.firstFailure ?? Date()
             let reason = (error as? any SafelyDescribedError)?.safeDescription ?? "handler error of type \(type(of: error))"
-            if retry.attempts >= settings.maxAttempts {
-                await deadLetter(retry, reason: reason, attempts: retry.attempts, scheduler: scheduler, consumer: consumer)
+            if item.attempts >= settings.maxAttempts {
+                await deadLetter(item, reason: reason)
                 return true
             }
             metrics.retried.increment()
-            let delay = backoff(afterAttempt: retry.attempts)
+            let delay = backoff(afterAttempt: item.attempts)
             logger.notice("handler failed; retrying later", metadata: [
                 "partition": "\(item.message.topicPartition)", "offset": "\(item.message.offset)",
-                "attempt": "\(retry.attempts)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
+                "attempt": "\(item.attempts)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
                 "error": "\(reason)",
             ])
-            if let id = scheduler.park(lane, head: retry) {
+            if item.run.scheduler.park(lane) {
                 Task {
                     try? await Task.sleep(for: delay)
-                    scheduler.unpark(lane, id: id)
+                    item.run.scheduler.unpark(lane)
                 }
             }
             return false
@@ -197,70 +199,138 @@ public final class KafkaWorker: Service, Sendable {
         return d > settings.maxBackoff ? settings.maxBackoff : d
     }
 
-    private func deadLetter(_ item: WorkItem, reason: String, attempts: Int, scheduler: LaneScheduler, consumer: KafkaConsumer) async {
+    private func deadLetter(_ item: InFlightMessage, reason: String) async {
         let record = DeadLetterRecord.make(
-            for: item.message, group: group, error: reason, attempts: attempts, firstFailure: item.firstFailure ?? Date())
+            for: item.message, group: group, error: reason, attempts: item.attempts, firstFailure: item.firstFailure ?? Date())
         logger.warning("message dead-lettered", metadata: [
             "partition": "\(item.message.topicPartition)", "offset": "\(item.message.offset)",
             "deadLetterTopic": "\(record.topic)", "error": "\(reason)",
         ])
         metrics.deadLettered.increment()
-        await produce([record], for: item, scheduler: scheduler, consumer: consumer)
+        await produce([record], for: item)
     }
 
     /// Produces `records`; once all are acknowledged, the message is done and its offset stored.
-    private func produce(_ records: [KafkaRecord], for item: WorkItem, scheduler: LaneScheduler, consumer: KafkaConsumer) async {
-        let metrics = self.metrics
-        let complete: @Sendable () -> Void = {
-            consumer.markDone(item.message)
-            scheduler.finished()
-            metrics.processed.increment()
-            metrics.latency.recordNanoseconds(Int64((ContinuousClock.now - item.takenAt) / .nanoseconds(1)))
-        }
-        if records.isEmpty {
-            complete()
-            return
-        }
-        let countdown = Countdown(records.count, complete)
-        for record in records {
-            await send(record, countdown: countdown, attempt: 1)
+    private func produce(_ records: [KafkaRecord], for item: InFlightMessage) async {
+        switch records.count {
+        case 0: item.complete()
+        case 1:
+            item.expect(single: records[0])
+            await send(records[0], listener: item)
+        default:
+            item.expect(outputs: records.count)
+            for record in records {
+                await send(record, listener: OutputDelivery(record: record, completion: item, attempt: 1))
+            }
         }
     }
 
-    private func send(_ record: KafkaRecord, countdown: Countdown, attempt: Int) async {
+    fileprivate func send(_ record: KafkaRecord, listener: KafkaDeliveryListener) async {
         do {
-            try await producer.enqueue(record) { [self] result in
-                switch result {
-                case .success: countdown.tick()
-                case .failure(let error):
-                    logger.warning("record not acknowledged; sending it again", metadata: [
-                        "topic": "\(record.topic)", "attempt": "\(attempt)", "error": "\(error)",
-                    ])
-                    Task {
-                        try? await Task.sleep(for: self.backoff(afterAttempt: min(attempt, 8)))
-                        await self.send(record, countdown: countdown, attempt: attempt + 1)
-                    }
-                }
-            }
+            try await producer.enqueue(record, listener: listener)
         } catch {
             // The producer is closed: the message stays unfinished and is redelivered after restart.
             logger.error("cannot produce: producer closed; the message will be redelivered", metadata: ["error": "\(error)"])
         }
     }
+
+    fileprivate func redeliver(_ record: KafkaRecord, completion: InFlightMessage, attempt: Int, error: KafkaError) {
+        logger.warning("record not acknowledged; sending it again", metadata: [
+            "topic": "\(record.topic)", "attempt": "\(attempt)", "error": "\(error)",
+        ])
+        Task {
+            try? await Task.sleep(for: self.backoff(afterAttempt: min(attempt, 8)))
+            await self.send(record, listener: OutputDelivery(record: record, completion: completion, attempt: attempt + 1))
+        }
+    }
 }
 
-/// Runs an action after `count` ticks.
-final class Countdown: Sendable {
-    private let remaining: Atomic<Int>
-    private let action: @Sendable () -> Void
+/// What every in-flight message of one worker run refers to.
+final class WorkerRun: Sendable {
+    let worker: KafkaWorker
+    let consumer: KafkaConsumer
+    let scheduler: LaneScheduler
+    let metrics: WorkerMetrics
 
-    init(_ count: Int, _ action: @escaping @Sendable () -> Void) {
-        remaining = Atomic(count)
-        self.action = action
+    init(worker: KafkaWorker, consumer: KafkaConsumer, scheduler: LaneScheduler, metrics: WorkerMetrics) {
+        self.worker = worker
+        self.consumer = consumer
+        self.scheduler = scheduler
+        self.metrics = metrics
+    }
+}
+
+/// One consumed message in the worker's hands, from being taken until its effects are durable.
+///
+/// It is also the delivery listener of its single output record, so the hot path allocates one
+/// object per message. `attempts` and `firstFailure` change only while its lane runs it.
+final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
+    let message: KafkaConsumerMessage
+    let takenAt: ContinuousClock.Instant
+    let run: WorkerRun
+    var attempts = 0
+    var firstFailure: Date? = nil
+    private let remaining = Atomic<Int>(0)
+    private var single: KafkaRecord? = nil
+
+    init(message: KafkaConsumerMessage, takenAt: ContinuousClock.Instant, run: WorkerRun) {
+        self.message = message
+        self.takenAt = takenAt
+        self.run = run
     }
 
-    func tick() {
-        if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { action() }
+    /// Before producing one output with this object as its listener.
+    func expect(single record: KafkaRecord) {
+        single = record
+        remaining.store(1, ordering: .releasing)
+    }
+
+    /// Before producing several outputs, each with its own `OutputDelivery`.
+    func expect(outputs: Int) {
+        remaining.store(outputs, ordering: .releasing)
+    }
+
+    /// The single output's delivery report.
+    override func delivered(partition: Int32, offset: Int64, error: KafkaError?) {
+        if let error, let single {
+            run.worker.redeliver(single, completion: self, attempt: 1, error: error)
+        } else {
+            outputDelivered()
+        }
+    }
+
+    /// One output acknowledged; the last one completes the message.
+    func outputDelivered() {
+        if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { complete() }
+    }
+
+    /// The message's effects are durable: store its offset.
+    func complete() {
+        run.consumer.markDone(message)
+        run.scheduler.finished()
+        run.metrics.processed.increment()
+        run.metrics.latency.recordNanoseconds(Int64((ContinuousClock.now - takenAt) / .nanoseconds(1)))
+    }
+}
+
+/// The delivery report of one of several output records.
+final class OutputDelivery: KafkaDeliveryListener, @unchecked Sendable {
+    let record: KafkaRecord
+    let completion: InFlightMessage
+    let attempt: Int
+
+    init(record: KafkaRecord, completion: InFlightMessage, attempt: Int) {
+        self.record = record
+        self.completion = completion
+        self.attempt = attempt
+    }
+
+    override func delivered(partition: Int32, offset: Int64, error: KafkaError?) {
+        if let error {
+            completion.run.worker.redeliver(record, completion: completion, attempt: attempt, error: error)
+        } else {
+            completion.outputDelivered()
+        }
     }
 }
 

@@ -3,39 +3,50 @@ import Foundation
 import Synchronization
 import ZhifaKafka
 
-/// One message in the worker's hands.
-struct WorkItem: Sendable {
-    var message: KafkaConsumerMessage
-    var takenAt: ContinuousClock.Instant
-    var attempts: Int = 0
-    var firstFailure: Date? = nil
-}
-
 /// Messages of one key in one partition: processed one at a time, in order.
 struct LaneKey: Hashable, Sendable {
     var topicPartition: KafkaTopicPartition
     var key: [UInt8]?
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(topicPartition)
+        if let key { key.withUnsafeBytes { hasher.combine(bytes: $0) } } else { hasher.combine(0xFF as UInt8) }
+    }
 }
 
-/// Hands lanes of work to a fixed set of handler tasks.
+/// Hands lanes of work to a fixed set of handler tasks, in batches.
 ///
 /// Per-key order: a lane's next message starts only after the previous one's handler returned.
-/// Different lanes run concurrently. A lane waiting for a retry is parked and blocks nothing else.
-/// `maxInFlight` bounds messages taken and not finished (finished = effects durable).
+/// Different lanes run concurrently on different tasks. A lane waiting for a retry is parked and
+/// blocks nothing else. `maxInFlight` bounds messages taken and not finished (finished = effects
+/// durable, or abandoned).
 final class LaneScheduler: Sendable {
-    private enum LaneState { case ready, running, parked }
+    enum LaneState { case ready, running, parked, removed }
 
-    private struct Lane {
-        var id: UInt64
-        var queue: Deque<WorkItem>
-        var state: LaneState
+    /// A lane is a reference so the ready queue and the handler tasks hold it without lookups;
+    /// it is only read or changed under the scheduler's lock.
+    final class Lane: @unchecked Sendable {
+        let key: LaneKey
+        let id: UInt64
+        var head: InFlightMessage
+        var rest: Deque<InFlightMessage>? = nil
+        var state: LaneState = .ready
+
+        init(key: LaneKey, id: UInt64, head: InFlightMessage) {
+            self.key = key
+            self.id = id
+            self.head = head
+        }
+
+        var count: Int { 1 + (rest?.count ?? 0) }
     }
+
+    typealias Batch = [(Lane, InFlightMessage)]
 
     private struct State {
         var lanes: [LaneKey: Lane] = [:]
-        var ready = Deque<LaneKey>()
-        var idle: [CheckedContinuation<(LaneKey, WorkItem)?, Never>] = []
-        var inFlight = 0
+        var ready = Deque<Lane>()
+        var idle: [CheckedContinuation<Batch, Never>] = []
         var capacityWaiter: CheckedContinuation<Void, Never>? = nil
         var drainWaiter: CheckedContinuation<Void, Never>? = nil
         var stopped = false
@@ -43,20 +54,29 @@ final class LaneScheduler: Sendable {
     }
 
     let maxInFlight: Int
+    let concurrency: Int
     private let state = Mutex(State())
+    private let inFlightCount = Atomic<Int>(0)
+    /// Set while the dispatcher or shutdown waits on the in-flight count.
+    private let someoneWaits = Atomic<Bool>(false)
 
-    init(maxInFlight: Int) { self.maxInFlight = maxInFlight }
+    init(maxInFlight: Int, concurrency: Int) {
+        self.maxInFlight = maxInFlight
+        self.concurrency = max(1, concurrency)
+    }
 
-    var inFlight: Int { state.withLock { $0.inFlight } }
+    var inFlight: Int { inFlightCount.load(ordering: .sequentiallyConsistent) }
 
     // MARK: dispatcher side
 
     /// Waits until fewer than `maxInFlight` messages are in flight (or the task is cancelled).
     func waitForCapacity() async {
+        if inFlight < maxInFlight { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
-                    if s.inFlight < maxInFlight || s.stopped || Task.isCancelled { return true }
+                    someoneWaits.store(true, ordering: .sequentiallyConsistent)
+                    if inFlight < maxInFlight || s.stopped || Task.isCancelled { return true }
                     s.capacityWaiter = c
                     return false
                 }
@@ -72,47 +92,60 @@ final class LaneScheduler: Sendable {
     }
 
     /// Adds taken messages to their lanes and wakes idle handler tasks.
-    func submit(_ items: [WorkItem]) {
-        let wakeups: [(CheckedContinuation<(LaneKey, WorkItem)?, Never>, (LaneKey, WorkItem))] = state.withLock { s in
+    func submit(_ items: [InFlightMessage]) {
+        inFlightCount.add(items.count, ordering: .sequentiallyConsistent)
+        let wakeups = state.withLock { s in
             for item in items {
                 let key = LaneKey(topicPartition: item.message.topicPartition, key: item.message.key)
-                s.inFlight += 1
-                if s.lanes[key] != nil {
-                    s.lanes[key]!.queue.append(item)
+                if let lane = s.lanes[key] {
+                    if lane.rest == nil { lane.rest = Deque() }
+                    lane.rest!.append(item)
                 } else {
-                    s.lanes[key] = Lane(id: s.nextLaneId, queue: [item], state: .ready)
+                    let lane = Lane(key: key, id: s.nextLaneId, head: item)
                     s.nextLaneId += 1
-                    s.ready.append(key)
+                    s.lanes[key] = lane
+                    s.ready.append(lane)
                 }
             }
-            return Self.pairIdle(&s)
+            return pairIdle(&s)
         }
-        for (c, v) in wakeups { c.resume(returning: v) }
+        for (c, b) in wakeups { c.resume(returning: b) }
     }
 
-    private static func pairIdle(_ s: inout State) -> [(CheckedContinuation<(LaneKey, WorkItem)?, Never>, (LaneKey, WorkItem))] {
-        var out: [(CheckedContinuation<(LaneKey, WorkItem)?, Never>, (LaneKey, WorkItem))] = []
-        while !s.idle.isEmpty, let next = takeReady(&s) { out.append((s.idle.removeLast(), next)) }
+    /// A fair share of the ready lanes for one task: a few at a time when the queue is short, up
+    /// to 64 when it is long, so locks and wake-ups are paid per batch rather than per message.
+    private func share(_ s: State) -> Int { min(64, max(1, s.ready.count / concurrency)) }
+
+    private func pairIdle(_ s: inout State) -> [(CheckedContinuation<Batch, Never>, Batch)] {
+        var out: [(CheckedContinuation<Batch, Never>, Batch)] = []
+        while !s.idle.isEmpty {
+            let b = takeReady(&s, max: share(s))
+            if b.isEmpty { break }
+            out.append((s.idle.removeLast(), b))
+        }
         return out
     }
 
-    private static func takeReady(_ s: inout State) -> (LaneKey, WorkItem)? {
-        while let key = s.ready.popFirst() {
-            guard s.lanes[key]?.state == .ready, let head = s.lanes[key]!.queue.first else { continue }
-            s.lanes[key]!.state = .running
-            return (key, head)
+    private func takeReady(_ s: inout State, max: Int) -> Batch {
+        var out: Batch = []
+        out.reserveCapacity(Swift.min(max, s.ready.count))
+        while out.count < max, let lane = s.ready.popFirst() {
+            guard lane.state == .ready else { continue }
+            lane.state = .running
+            out.append((lane, lane.head))
         }
-        return nil
+        return out
     }
 
     // MARK: handler side
 
-    /// The next lane to run and its head message; nil once stopped.
-    func next() async -> (LaneKey, WorkItem)? {
-        await withCheckedContinuation { (c: CheckedContinuation<(LaneKey, WorkItem)?, Never>) in
-            let ready: (LaneKey, WorkItem)?? = state.withLock { s in
-                if s.stopped { return .some(nil) }
-                if let n = Self.takeReady(&s) { return .some(n) }
+    /// The next batch of lanes to run (each with its head message); empty once stopped.
+    func next() async -> Batch {
+        await withCheckedContinuation { (c: CheckedContinuation<Batch, Never>) in
+            let ready: Batch? = state.withLock { s in
+                if s.stopped { return [] }
+                let b = takeReady(&s, max: share(s))
+                if !b.isEmpty { return b }
                 s.idle.append(c)
                 return nil
             }
@@ -120,56 +153,59 @@ final class LaneScheduler: Sendable {
         }
     }
 
-    /// The lane's head message was handled: start its next message later (or drop the lane), and
-    /// return other ready work for the calling task, if any.
-    func advance(_ key: LaneKey) -> (LaneKey, WorkItem)? {
-        let (next, wakeups) = state.withLock { s -> ((LaneKey, WorkItem)?, [(CheckedContinuation<(LaneKey, WorkItem)?, Never>, (LaneKey, WorkItem))]) in
-            if s.lanes[key] != nil {
-                s.lanes[key]!.queue.removeFirst()
-                if s.lanes[key]!.queue.isEmpty {
-                    s.lanes.removeValue(forKey: key)
+    /// The lanes' head messages were handled: queue their next messages (or drop empty lanes), and
+    /// return the calling task's next batch if work is ready (empty otherwise).
+    func advance(_ lanes: [Lane]) -> Batch {
+        let (mine, wakeups) = state.withLock { s -> (Batch, [(CheckedContinuation<Batch, Never>, Batch)]) in
+            for lane in lanes where lane.state == .running {
+                if var rest = lane.rest, let next = rest.popFirst() {
+                    lane.head = next
+                    lane.rest = rest.isEmpty ? nil : rest
+                    lane.state = .ready
+                    s.ready.append(lane)
                 } else {
-                    s.lanes[key]!.state = .ready
-                    s.ready.append(key)
+                    lane.state = .removed
+                    s.lanes.removeValue(forKey: lane.key)
                 }
             }
-            if s.stopped { return (nil, []) }
-            let mine = Self.takeReady(&s)
-            return (mine, Self.pairIdle(&s))
+            if s.stopped { return ([], []) }
+            let mine = takeReady(&s, max: share(s))
+            return (mine, pairIdle(&s))
         }
-        for (c, v) in wakeups { c.resume(returning: v) }
-        return next
+        for (c, b) in wakeups { c.resume(returning: b) }
+        return mine
     }
 
-    /// Parks a lane whose head failed; returns the lane id for `unpark`.
-    func park(_ key: LaneKey, head: WorkItem) -> UInt64? {
-        state.withLock { s in
-            guard s.lanes[key] != nil else { return nil }
-            s.lanes[key]!.queue[0] = head
-            s.lanes[key]!.state = .parked
-            return s.lanes[key]!.id
+    /// Parks a lane whose head failed (until `unpark`); false if the lane was removed meanwhile.
+    func park(_ lane: Lane) -> Bool {
+        state.withLock { _ in
+            guard lane.state == .running else { return false }
+            lane.state = .parked
+            return true
         }
     }
 
     /// Makes a parked lane ready again (after its backoff).
-    func unpark(_ key: LaneKey, id: UInt64) {
-        let wakeups = state.withLock { s -> [(CheckedContinuation<(LaneKey, WorkItem)?, Never>, (LaneKey, WorkItem))] in
-            guard let lane = s.lanes[key], lane.id == id, lane.state == .parked else { return [] }
-            s.lanes[key]!.state = .ready
-            s.ready.append(key)
-            return Self.pairIdle(&s)
+    func unpark(_ lane: Lane) {
+        let wakeups = state.withLock { s -> [(CheckedContinuation<Batch, Never>, Batch)] in
+            guard lane.state == .parked else { return [] }
+            lane.state = .ready
+            s.ready.append(lane)
+            return pairIdle(&s)
         }
-        for (c, v) in wakeups { c.resume(returning: v) }
+        for (c, b) in wakeups { c.resume(returning: b) }
     }
 
     /// Messages whose effects are durable (or abandoned) leave the in-flight count.
     func finished(_ count: Int = 1) {
+        let now = inFlightCount.subtract(count, ordering: .sequentiallyConsistent).newValue
+        guard someoneWaits.load(ordering: .sequentiallyConsistent) else { return }
         let (cap, drain) = state.withLock { s -> (CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) in
-            s.inFlight -= count
             var cap: CheckedContinuation<Void, Never>? = nil
             var drain: CheckedContinuation<Void, Never>? = nil
-            if s.inFlight < maxInFlight { cap = s.capacityWaiter; s.capacityWaiter = nil }
-            if s.inFlight == 0 { drain = s.drainWaiter; s.drainWaiter = nil }
+            if now < maxInFlight { cap = s.capacityWaiter; s.capacityWaiter = nil }
+            if inFlight == 0 { drain = s.drainWaiter; s.drainWaiter = nil }
+            if s.capacityWaiter == nil && s.drainWaiter == nil { someoneWaits.store(false, ordering: .sequentiallyConsistent) }
             return (cap, drain)
         }
         cap?.resume()
@@ -181,35 +217,31 @@ final class LaneScheduler: Sendable {
     /// Removes messages that have not started, of the given partitions (all if nil); returns them.
     /// A running lane keeps its head, which finishes normally.
     func removeUnstarted(of partitions: Set<KafkaTopicPartition>?) -> [KafkaConsumerMessage] {
-        let (removed, cap, drain) = state.withLock { s -> ([KafkaConsumerMessage], CheckedContinuation<Void, Never>?, CheckedContinuation<Void, Never>?) in
+        let removed = state.withLock { s -> [KafkaConsumerMessage] in
             var removed: [KafkaConsumerMessage] = []
             for (key, lane) in s.lanes where partitions?.contains(key.topicPartition) ?? true {
-                if lane.state == .running {
-                    removed += lane.queue.dropFirst().map(\.message)
-                    s.lanes[key]!.queue = [lane.queue[0]]
-                } else {
-                    removed += lane.queue.map(\.message)
+                removed += (lane.rest ?? []).map(\.message)
+                lane.rest = nil
+                if lane.state != .running {
+                    removed.append(lane.head.message)
+                    lane.state = .removed
                     s.lanes.removeValue(forKey: key)
                 }
             }
-            s.inFlight -= removed.count
-            var cap: CheckedContinuation<Void, Never>? = nil
-            var drain: CheckedContinuation<Void, Never>? = nil
-            if s.inFlight < maxInFlight { cap = s.capacityWaiter; s.capacityWaiter = nil }
-            if s.inFlight == 0 { drain = s.drainWaiter; s.drainWaiter = nil }
-            return (removed, cap, drain)
+            return removed
         }
-        cap?.resume()
-        drain?.resume()
+        if !removed.isEmpty { finished(removed.count) }
         return removed
     }
 
     /// Waits until nothing is in flight.
     func drained() async {
+        if inFlight == 0 { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
-                    if s.inFlight == 0 || Task.isCancelled { return true }
+                    someoneWaits.store(true, ordering: .sequentiallyConsistent)
+                    if inFlight == 0 || Task.isCancelled { return true }
                     s.drainWaiter = c
                     return false
                 }
@@ -226,11 +258,11 @@ final class LaneScheduler: Sendable {
 
     /// Ends every handler task's loop.
     func stop() {
-        let idle = state.withLock { s -> [CheckedContinuation<(LaneKey, WorkItem)?, Never>] in
+        let idle = state.withLock { s -> [CheckedContinuation<Batch, Never>] in
             s.stopped = true
             defer { s.idle.removeAll() }
             return s.idle
         }
-        for c in idle { c.resume(returning: nil) }
+        for c in idle { c.resume(returning: []) }
     }
 }
