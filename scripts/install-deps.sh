@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what Zhifa needs from Debian (and, with --test, the test tooling). Idempotent; run as root.
+set -euo pipefail
+packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(chromium kcat sqlite3)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if [ "${1:-}" = "--test" ]; then
+  python3 -c 'import jsonschema, feedparser' 2>/dev/null || python3 -m pip install -q jsonschema feedparser >&2
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole system on the embedded broker with demo traffic.
+# Extra arguments go to `zhifa up` (e.g. --data-dir /tmp/zhifa).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+swift build -c release --product zhifa
+exec .build/release/zhifa up --demo "$@"
