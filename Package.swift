@@ -77,6 +77,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaDomainTests",
+            dependencies: ["ZhifaDomain", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaRuntimeTests",
             dependencies: [
                 "ZhifaRuntime", "ZhifaKafka", "TestSupport",

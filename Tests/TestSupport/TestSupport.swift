@@ -14,11 +14,40 @@ public let repositoryRoot: URL = {
     return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 }()
 
-/// The shared contract folder next to the repository, or the project's own copy.
+/// The project's own copy of the published contract.
 public let contractDirectory: URL = repositoryRoot.appendingPathComponent("contract")
+
+/// The published contract next to the repository, when this checkout sits beside it.
+public let sharedContractDirectory: URL? = {
+    let u = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/contract")
+    return FileManager.default.fileExists(atPath: u.path) ? u : nil
+}()
+
+/// The files of a folder, sorted by name.
+public func files(in dir: URL, suffix: String = ".json") -> [URL] {
+    ((try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)) ?? [])
+        .filter { $0.lastPathComponent.hasSuffix(suffix) }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+}
+
+/// Runs a program and returns its standard output (fails the test on a non-zero exit).
+public func runProgram(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    if let environment { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
 
 /// The default configuration with overrides.
 public func testConfiguration(_ env: [String: String] = [:]) throws -> ZhifaConfiguration {
+    // Tests never pick up brokers from the developer's environment.
     try ZhifaConfiguration.load(file: repositoryRoot.appendingPathComponent("config/zhifa.yaml").path, environment: env)
 }
 

@@ -1,0 +1,225 @@
+/// One way an instance breaks the schema: where (JSON Pointer), which keyword, and what is allowed.
+/// The detail never repeats the offending value (it may be personal data).
+public struct SchemaViolation: Sendable, Equatable, CustomStringConvertible {
+    /// JSON Pointer into the instance, e.g. `/data/party/idNumber`.
+    public var pointer: String
+    /// The schema keyword broken, e.g. `maxLength`.
+    public var keyword: String
+    /// What is required.
+    public var detail: String
+
+    public var description: String { "\(pointer.isEmpty ? "/" : pointer): \(detail) (\(keyword))" }
+}
+
+/// Why a schema could not be compiled.
+public struct SchemaError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// A JSON Schema (draft 2020-12) validator for the keywords the event contract uses: `type`,
+/// `const`, `enum`, `required`, `properties`, `additionalProperties`, `items`, `minItems`,
+/// `maxItems`, `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`, `format` (`date`,
+/// `date-time`, enforced), `$ref` (local), `allOf`, `if`/`then`/`else`. Any other keyword is
+/// refused at compile time, so a schema change cannot silently weaken validation.
+public final class SchemaValidator: Sendable {
+    private let root: Node
+
+    /// Compiles a schema document.
+    public init(schema: JSONValue) throws(SchemaError) {
+        let defs = schema["$defs"]?.objectValue
+        let compiler = Compiler(defs: defs)
+        root = try compiler.compile(schema, path: "#")
+    }
+
+    /// Every violation, in document order (empty when valid).
+    public func validate(_ instance: JSONValue) -> [SchemaViolation] {
+        var out: [SchemaViolation] = []
+        root.validate(instance, pointer: "", into: &out)
+        return out
+    }
+
+    /// Whether the instance is valid (stops at the first violation).
+    public func isValid(_ instance: JSONValue) -> Bool { validate(instance).isEmpty }
+
+    // MARK: compiled nodes
+
+    final class Node: @unchecked Sendable {
+        var types: [String]? = nil
+        var constValue: JSONValue? = nil
+        var enumValues: [JSONValue]? = nil
+        var required: [String] = []
+        var properties: [String: Node] = [:]
+        var additionalPropertiesFalse = false
+        var items: Node? = nil
+        var minItems: Int? = nil
+        var maxItems: Int? = nil
+        var minLength: Int? = nil
+        var maxLength: Int? = nil
+        var pattern: (String, PatternMatcher)? = nil
+        var minimum: Double? = nil
+        var maximum: Double? = nil
+        var format: String? = nil
+        var ref: Node? = nil
+        var allOf: [Node] = []
+        var ifNode: Node? = nil
+        var thenNode: Node? = nil
+        var elseNode: Node? = nil
+
+        func validate(_ v: JSONValue, pointer: String, into out: inout [SchemaViolation]) {
+            if let ref { ref.validate(v, pointer: pointer, into: &out) }
+            if let types {
+                let t = v.schemaType
+                let ok = types.contains(t) || (t == "integer" && types.contains("number"))
+                if !ok {
+                    out.append(SchemaViolation(pointer: pointer, keyword: "type", detail: "must be \(types.count == 1 ? "of type \(types[0])" : "one of the types \(types.joined(separator: ", "))")"))
+                }
+            }
+            if let constValue, v != constValue {
+                out.append(SchemaViolation(pointer: pointer, keyword: "const", detail: "must be \(constValue.jsonText)"))
+            }
+            if let enumValues, !enumValues.contains(v) {
+                out.append(SchemaViolation(pointer: pointer, keyword: "enum", detail: "must be one of \(enumValues.map(\.jsonText).joined(separator: ", "))"))
+            }
+            switch v {
+            case .object(let o):
+                for r in required where o[r] == nil {
+                    out.append(SchemaViolation(pointer: pointer + "/" + Self.escape(r), keyword: "required", detail: "is required"))
+                }
+                for key in o.keys {
+                    let child = pointer + "/" + Self.escape(key)
+                    if let p = properties[key] {
+                        p.validate(o[key]!, pointer: child, into: &out)
+                    } else if additionalPropertiesFalse {
+                        out.append(SchemaViolation(pointer: child, keyword: "additionalProperties", detail: "is not allowed here (unknown field)"))
+                    }
+                }
+            case .array(let a):
+                if let minItems, a.count < minItems {
+                    out.append(SchemaViolation(pointer: pointer, keyword: "minItems", detail: "must have at least \(minItems) item\(minItems == 1 ? "" : "s")"))
+                }
+                if let maxItems, a.count > maxItems {
+                    out.append(SchemaViolation(pointer: pointer, keyword: "maxItems", detail: "must have at most \(maxItems) items"))
+                }
+                if let items {
+                    for (i, e) in a.enumerated() { items.validate(e, pointer: pointer + "/\(i)", into: &out) }
+                }
+            case .string(let s):
+                if minLength != nil || maxLength != nil {
+                    let n = s.unicodeScalars.count
+                    if let minLength, n < minLength {
+                        out.append(SchemaViolation(pointer: pointer, keyword: "minLength", detail: minLength == 1 ? "must not be empty" : "must be at least \(minLength) characters"))
+                    }
+                    if let maxLength, n > maxLength {
+                        out.append(SchemaViolation(pointer: pointer, keyword: "maxLength", detail: "must be at most \(maxLength) characters"))
+                    }
+                }
+                if let (text, matcher) = pattern, !matcher.matches(s) {
+                    out.append(SchemaViolation(pointer: pointer, keyword: "pattern", detail: "must match the pattern \(text)"))
+                }
+                if let format {
+                    switch format {
+                    case "date-time" where RFC3339Time.parse(s) == nil:
+                        out.append(SchemaViolation(pointer: pointer, keyword: "format", detail: "must be an RFC 3339 date-time with a UTC offset, e.g. 2024-05-06T09:00:00+08:00"))
+                    case "date" where !RFC3339Time.isFullDate(s):
+                        out.append(SchemaViolation(pointer: pointer, keyword: "format", detail: "must be a calendar date YYYY-MM-DD"))
+                    default: break
+                    }
+                }
+            case .number(let n):
+                if let minimum, n.double < minimum {
+                    out.append(SchemaViolation(pointer: pointer, keyword: "minimum", detail: "must be at least \(Self.format(minimum))"))
+                }
+                if let maximum, n.double > maximum {
+                    out.append(SchemaViolation(pointer: pointer, keyword: "maximum", detail: "must be at most \(Self.format(maximum))"))
+                }
+            default: break
+            }
+            for a in allOf { a.validate(v, pointer: pointer, into: &out) }
+            if let ifNode {
+                var probe: [SchemaViolation] = []
+                ifNode.validate(v, pointer: pointer, into: &probe)
+                if probe.isEmpty { thenNode?.validate(v, pointer: pointer, into: &out) } else { elseNode?.validate(v, pointer: pointer, into: &out) }
+            }
+        }
+
+        static func escape(_ key: String) -> String {
+            key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        }
+
+        static func format(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
+    }
+
+    // MARK: compiler
+
+    final class Compiler {
+        let defs: JSONObject?
+        var compiledDefs: [String: Node] = [:]
+        static let annotations: Set<String> = ["$schema", "$id", "title", "description", "$comment", "$defs", "examples", "default"]
+
+        init(defs: JSONObject?) { self.defs = defs }
+
+        func compile(_ s: JSONValue, path: String) throws(SchemaError) -> Node {
+            guard let o = s.objectValue else {
+                if s == .bool(true) { return Node() }
+                throw SchemaError(description: "\(path): a schema must be an object")
+            }
+            let n = Node()
+            for (key, value) in o.members {
+                let p = "\(path)/\(key)"
+                switch key {
+                case "type":
+                    if let t = value.stringValue { n.types = [t] } else if let a = value.arrayValue { n.types = a.compactMap(\.stringValue) } else { throw SchemaError(description: "\(p): bad type") }
+                case "const": n.constValue = value
+                case "enum": n.enumValues = value.arrayValue
+                case "required": n.required = value.arrayValue?.compactMap(\.stringValue) ?? []
+                case "properties":
+                    guard let props = value.objectValue else { throw SchemaError(description: "\(p): must be an object") }
+                    for m in props.members { n.properties[m.key] = try compile(m.value, path: "\(p)/\(m.key)") }
+                case "additionalProperties":
+                    if value == .bool(false) { n.additionalPropertiesFalse = true } else if value != .bool(true) { throw SchemaError(description: "\(p): only true/false are supported") }
+                case "items": n.items = try compile(value, path: p)
+                case "minItems": n.minItems = value.int64Value.map(Int.init)
+                case "maxItems": n.maxItems = value.int64Value.map(Int.init)
+                case "minLength": n.minLength = value.int64Value.map(Int.init)
+                case "maxLength": n.maxLength = value.int64Value.map(Int.init)
+                case "pattern":
+                    guard let text = value.stringValue, let m = PatternMatcher(text) else { throw SchemaError(description: "\(p): unsupported pattern") }
+                    n.pattern = (text, m)
+                case "minimum": n.minimum = value.doubleValue
+                case "maximum": n.maximum = value.doubleValue
+                case "format":
+                    guard let f = value.stringValue, ["date", "date-time"].contains(f) else { throw SchemaError(description: "\(p): unsupported format") }
+                    n.format = f
+                case "$ref":
+                    guard let r = value.stringValue, r.hasPrefix("#/$defs/") else { throw SchemaError(description: "\(p): only local #/$defs references are supported") }
+                    n.ref = try def(String(r.dropFirst("#/$defs/".count)))
+                case "allOf":
+                    for (i, sub) in (value.arrayValue ?? []).enumerated() { n.allOf.append(try compile(sub, path: "\(p)/\(i)")) }
+                case "if": n.ifNode = try compile(value, path: p)
+                case "then": n.thenNode = try compile(value, path: p)
+                case "else": n.elseNode = try compile(value, path: p)
+                default:
+                    if !Self.annotations.contains(key) { throw SchemaError(description: "\(p): keyword not supported by this validator") }
+                }
+            }
+            return n
+        }
+
+        func def(_ name: String) throws(SchemaError) -> Node {
+            if let n = compiledDefs[name] { return n }
+            guard let d = defs?[name] else { throw SchemaError(description: "#/$defs/\(name) is not defined") }
+            let placeholder = Node()
+            compiledDefs[name] = placeholder
+            let n = try compile(d, path: "#/$defs/\(name)")
+            // Copy into the placeholder so recursive references see the compiled node.
+            placeholder.types = n.types; placeholder.constValue = n.constValue; placeholder.enumValues = n.enumValues
+            placeholder.required = n.required; placeholder.properties = n.properties
+            placeholder.additionalPropertiesFalse = n.additionalPropertiesFalse; placeholder.items = n.items
+            placeholder.minItems = n.minItems; placeholder.maxItems = n.maxItems; placeholder.minLength = n.minLength
+            placeholder.maxLength = n.maxLength; placeholder.pattern = n.pattern; placeholder.minimum = n.minimum
+            placeholder.maximum = n.maximum; placeholder.format = n.format; placeholder.ref = n.ref; placeholder.allOf = n.allOf
+            placeholder.ifNode = n.ifNode; placeholder.thenNode = n.thenNode; placeholder.elseNode = n.elseNode
+            return placeholder
+        }
+    }
+}
