@@ -72,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["ZhifaKafka", "ZhifaRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ZhifaKafka", "ZhifaRuntime", "ZhifaTerminal", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),
@@ -103,8 +103,40 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaEndToEndTests",
+            dependencies: [
+                "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime", "ZhifaTerminal", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaKafkaTests",
             dependencies: ["ZhifaKafka"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ZhifaIngest",
+            dependencies: [
+                "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ZhifaTerminal",
+            dependencies: [
+                "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -129,6 +161,8 @@ let package = Package(
                 "ZhifaKafka",
                 "ZhifaDomain",
                 "ZhifaRuntime",
+                "ZhifaIngest",
+                "ZhifaTerminal",
                 "ZhifaBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

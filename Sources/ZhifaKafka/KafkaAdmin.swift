@@ -37,8 +37,32 @@ public final class KafkaAdmin: Sendable {
         handle = try RDKafkaHandle(kind: RD_KAFKA_PRODUCER, conf: conf, logger: logger)
     }
 
+    /// Every topic of the cluster with its partition count (an all-topics metadata request, which
+    /// never auto-creates anything).
+    public func topics(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String: Int32] {
+        let handle = self.handle
+        let ms = timeout.milliseconds32
+        let result: Result<[String: Int32], KafkaError> = await DedicatedThread.run(name: "zhifa-kafka-metadata") {
+            var md: UnsafePointer<rd_kafka_metadata>? = nil
+            let err = rd_kafka_metadata(handle.rk, 1, nil, &md, ms)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
+                return .failure(KafkaError(code: .metadata, rdKafka: err, detail: "cluster metadata"))
+            }
+            defer { rd_kafka_metadata_destroy(md) }
+            var out: [String: Int32] = [:]
+            for i in 0..<Int(md.pointee.topic_cnt) {
+                let t = md.pointee.topics[i]
+                if t.err == RD_KAFKA_RESP_ERR_NO_ERROR { out[String(cString: t.topic)] = t.partition_cnt }
+            }
+            return .success(out)
+        }
+        return try result.get()
+    }
+
     /// Creates the topics that do not exist yet; returns the names it created.
     public func ensureTopics(_ specs: [KafkaTopicSpec], timeout: Duration = .seconds(30)) async throws(KafkaError) -> [String] {
+        let existing = try await topics()
+        let specs = specs.filter { existing[$0.name] == nil }
         guard !specs.isEmpty else { return [] }
         let handle = self.handle
         let ms = timeout.milliseconds32

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ZhifaRuntime
+import ZhifaTerminal
 
 /// `zhifa up`: the embedded broker and every service in one process.
 struct UpCommand: AsyncParsableCommand {
@@ -22,7 +23,17 @@ struct UpCommand: AsyncParsableCommand {
         let broker = try EmbeddedBrokerService(
             config: config, brokers: config.kafka.embeddedBrokers, dataDirectory: dataDir, bootstrapFile: nil, logger: logger)
         try broker.announce()
-        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
+        for name in ServiceCatalog.all {
+            services += try ServiceCatalog.make(name, config: config, bootstrap: broker.cluster.bootstrapServers, dataDirectory: dataDir)
+        }
+        if demo {
+            guard config.http.ingestPort != 0 else { throw ValidationError("--demo needs a fixed ingest port (http.ports.ingest)") }
+            services.append(.init(service: DemoTraffic(
+                rules: try RulesLoader.load(config.rules), settings: config.simulator,
+                ingestURL: "http://\(config.http.host == "0.0.0.0" ? "127.0.0.1" : config.http.host):\(config.http.ingestPort)",
+                configDirectory: config.directory, logger: Logger(label: "zhifa.demo"))))
+        }
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

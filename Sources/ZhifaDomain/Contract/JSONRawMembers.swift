@@ -27,6 +27,27 @@ public enum JSONRawMembers {
         }
     }
 
+    /// The raw bytes of each element of the top-level array in `bytes`, or nil if it is not one.
+    public static func elements(of bytes: [UInt8]) -> [ArraySlice<UInt8>]? {
+        var s = Scanner(bytes: bytes)
+        s.skipWhitespace()
+        guard s.consume(UInt8(ascii: "[")) else { return nil }
+        var out: [ArraySlice<UInt8>] = []
+        s.skipWhitespace()
+        if s.consume(UInt8(ascii: "]")) { s.skipWhitespace(); return s.atEnd ? out : nil }
+        while true {
+            s.skipWhitespace()
+            let start = s.index
+            guard s.skipValue() else { return nil }
+            out.append(bytes[start..<s.index])
+            s.skipWhitespace()
+            if s.consume(UInt8(ascii: ",")) { continue }
+            guard s.consume(UInt8(ascii: "]")) else { return nil }
+            s.skipWhitespace()
+            return s.atEnd ? out : nil
+        }
+    }
+
     struct Scanner {
         let bytes: [UInt8]
         var index = 0

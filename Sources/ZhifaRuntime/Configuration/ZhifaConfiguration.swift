@@ -94,6 +94,59 @@ public struct HTTPSettings: Sendable {
     public var archivePort: Int
 }
 
+/// The ingest service's settings.
+public struct IngestSettings: Sendable {
+    /// The device registry.
+    public var devicesFile: URL
+    /// Largest single-event body.
+    public var maxBodyBytes: Int
+    /// Most events in one batch request.
+    public var maxBatchEvents: Int
+    /// Largest batch body.
+    public var maxBatchBytes: Int
+    /// Allowed difference between X-Zhifa-Date and the server clock.
+    public var clockSkewSeconds: Int
+    /// Outbox file name inside the data directory.
+    public var outboxFile: String
+    /// Events held (not yet released) before the ingest answers 503.
+    public var outboxMaxEvents: Int
+    /// When an event leaves the outbox: on the archive's `receipt`, or on Kafka `delivery`.
+    public var releaseOn: String
+    /// Delivered events with no receipt after this long are sent again.
+    public var resendAfterSeconds: Int
+    /// `Retry-After` on 503.
+    public var retryAfterSeconds: Int
+    /// How long accepted event ids are remembered for duplicate detection after release.
+    public var dedupeDays: Int
+}
+
+/// Where the rules tables are.
+public struct RulesSettings: Sendable {
+    public var agenciesFile: URL
+    public var mattersFile: URL
+    public var officersFile: URL
+    public var townFile: URL
+    /// Folder of holiday-cn calendars (`YYYY.json`).
+    public var calendarDirectory: URL
+}
+
+/// The terminal simulator's defaults and the shares of special cases it generates.
+public struct SimulatorSettings: Sendable {
+    public var rate: Int
+    public var demoRate: Int
+    public var cases: Int
+    public var generalShare: Double
+    public var majorShare: Double
+    public var coerciveShare: Double
+    public var avGapShare: Double
+    public var avMissingShare: Double
+    public var revokedShare: Double
+    public var minorShare: Double
+    public var confidentialShare: Double
+    public var warningOnlyShare: Double
+    public var personalDataInFactsShare: Double
+}
+
 /// Everything in `config/zhifa.yaml`, validated.
 public struct ZhifaConfiguration: Sendable {
     /// The file it came from.
@@ -107,6 +160,9 @@ public struct ZhifaConfiguration: Sendable {
     public var http: HTTPSettings
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
+    public var ingest: IngestSettings
+    public var rules: RulesSettings
+    public var simulator: SimulatorSettings
 
     /// Reads and validates the configuration; environment variables override the file.
     public static func load(file: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ZhifaConfiguration {
@@ -150,6 +206,30 @@ public struct ZhifaConfiguration: Sendable {
             shutdownDeadline: .milliseconds(try s.int("worker.shutdownDeadlineMs", in: 0...600_000)),
             bufferCapacity: try s.int("worker.bufferCapacity", in: 1...1_000_000))
         logLevel = try s.choice("log.level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        ingest = IngestSettings(
+            devicesFile: try s.path("ingest.devicesFile"),
+            maxBodyBytes: try s.int("ingest.maxBodyBytes", in: 1_024...64 << 20),
+            maxBatchEvents: try s.int("ingest.batch.maxEvents", in: 1...10_000),
+            maxBatchBytes: try s.int("ingest.batch.maxBytes", in: 1_024...256 << 20),
+            clockSkewSeconds: try s.int("ingest.clockSkewSeconds", in: 1...86_400),
+            outboxFile: try s.string("ingest.outbox.file", allowEmpty: false),
+            outboxMaxEvents: try s.int("ingest.outbox.maxEvents", in: 1...100_000_000),
+            releaseOn: try s.choice("ingest.outbox.releaseOn", ["receipt", "delivery"]),
+            resendAfterSeconds: try s.int("ingest.outbox.resendAfterSeconds", in: 1...86_400),
+            retryAfterSeconds: try s.int("ingest.outbox.retryAfterSeconds", in: 1...3_600),
+            dedupeDays: try s.int("ingest.outbox.dedupeDays", in: 1...3_650))
+        rules = RulesSettings(
+            agenciesFile: try s.path("rules.agenciesFile"), mattersFile: try s.path("rules.mattersFile"),
+            officersFile: try s.path("rules.officersFile"), townFile: try s.path("rules.townFile"),
+            calendarDirectory: try s.path("rules.calendarDirectory"))
+        func share(_ k: String) throws -> Double { Double(try s.int("simulator.sharesPercent.\(k)", in: 0...100)) / 100 }
+        simulator = SimulatorSettings(
+            rate: try s.int("simulator.rate", in: 1...1_000_000), demoRate: try s.int("simulator.demoRate", in: 1...10_000),
+            cases: try s.int("simulator.cases", in: 1...10_000_000),
+            generalShare: try share("general"), majorShare: try share("major"), coerciveShare: try share("coercive"),
+            avGapShare: try share("avGap"), avMissingShare: try share("avMissing"), revokedShare: try share("revoked"),
+            minorShare: try share("minor"), confidentialShare: try share("confidential"), warningOnlyShare: try share("warningOnly"),
+            personalDataInFactsShare: try share("personalDataInFacts"))
         http = HTTPSettings(
             host: try s.string("http.host", allowEmpty: false),
             ingestPort: try s.int("http.ports.ingest", in: 0...65_535),

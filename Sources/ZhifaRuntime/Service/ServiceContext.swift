@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import ZhifaKafka
+
+/// What one service needs to run: configuration, the Kafka cluster, its data directory, its own
+/// metrics and readiness registries. Each service gets its own context, so `zhifa up` can host all
+/// four in one process with separate `/metrics` and `/readyz`.
+public struct ServiceContext: Sendable {
+    /// Service name (`ingest`, `review`, `publicity`, `archive`).
+    public let name: String
+    public let config: ZhifaConfiguration
+    /// Kafka bootstrap servers.
+    public let bootstrap: String
+    public let dataDirectory: DataDirectory
+    public let logger: Logger
+    /// This service's metrics (served on its `/metrics`).
+    public let metrics: PrometheusCollectorRegistry
+    public let health: HealthRegistry
+
+    /// Creates a context.
+    public init(name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory, logger: Logger? = nil) {
+        self.name = name
+        self.config = config
+        self.bootstrap = bootstrap
+        self.dataDirectory = dataDirectory
+        self.logger = logger ?? Logger(label: "zhifa.\(name)")
+        self.metrics = PrometheusCollectorRegistry()
+        self.health = HealthRegistry()
+    }
+
+    /// swift-metrics factory writing to this service's registry.
+    public var metricsFactory: any MetricsFactory { PrometheusMetricsFactory(registry: metrics) }
+
+    /// An idempotent producer for this service.
+    public func makeProducer() throws -> KafkaProducer {
+        try KafkaProducer(configuration: config.producerConfiguration(bootstrap: bootstrap, role: name), logger: logger)
+    }
+
+    /// A worker for `group` over `topics` (plus its retry topic), reporting into this context.
+    public func makeWorker(group: String, topics: [String], producer: KafkaProducer, handler: @escaping MessageHandler) -> KafkaWorker {
+        let worker = KafkaWorker(
+            group: group, topics: topics, settings: config.worker,
+            consumer: config.consumerConfiguration(bootstrap: bootstrap, group: group, role: name),
+            producer: producer, metricsFactory: metricsFactory, logger: logger, handler: handler)
+        health.register("kafka-consumer:\(group)") {
+            switch worker.currentStatus {
+            case .running: .ok
+            case .starting: .failed("starting")
+            case .stopping, .stopped: .failed("stopped")
+            case .failed(let why): .failed(why)
+            }
+        }
+        return worker
+    }
+
+    /// On a real cluster, creates missing topics with the Admin API (the embedded broker creates
+    /// them itself at start).
+    public func ensureTopics() async throws {
+        guard !config.kafka.brokers.trimmingCharacters(in: .whitespaces).isEmpty else { return }
+        let admin = try KafkaAdmin(client: config.clientSettings(bootstrap: bootstrap, role: "\(name)-admin"), logger: logger)
+        let created = try await admin.ensureTopics(config.allTopics)
+        await admin.close()
+        if !created.isEmpty { logger.notice("created topics", metadata: ["topics": "\(created.joined(separator: ","))"]) }
+    }
+}
+
+/// A Hummingbird server for one service, with `/healthz`, `/readyz`, `/metrics` and problem+json
+/// errors. Prints `<name> http://host:port` on standard output once listening (port 0 picks a
+/// free port; tests read the line).
+public enum ServiceHTTPServer {
+    /// Builds the server as a `Service`.
+    public static func make(
+        context: ServiceContext, port: Int, maxUploadBytes: Int = 1 << 20,
+        beforeScrape: @escaping @Sendable () -> Void = {},
+        routes: (Router<BasicRequestContext>) -> Void
+    ) -> some Service {
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: CORSGetMiddleware())
+        OpsRoutes.add(to: router, health: context.health, metrics: context.metrics, beforeScrape: beforeScrape)
+        routes(router)
+        let name = context.name
+        let host = context.config.http.host
+        let logger = context.logger
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "zhifa-\(name)"),
+            onServerRunning: { channel in
+                let actual = channel.localAddress?.port ?? port
+                FileHandle.standardOutput.write(Data("\(name) http://\(host):\(actual)\n".utf8))
+                logger.info("listening", metadata: ["url": "http://\(host):\(actual)"])
+            },
+            logger: logger)
+    }
+}
+
+/// Open CORS for reads (the public feed and health endpoints); other methods are unaffected.
+public struct CORSGetMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if request.method == .get || request.method == .head {
+            response.headers[.accessControlAllowOrigin] = "*"
+        }
+        return response
+    }
+}
