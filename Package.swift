@@ -142,7 +142,10 @@ let package = Package(
         .target(
             name: "ZhifaBench",
             dependencies: [
-                "ZhifaKafka", "ZhifaRuntime",
+                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -73,7 +73,7 @@ public struct IngestRoutes: Sendable {
             switch EventValidator.contract.validate(element) {
             case .valid:
                 do {
-                    let event = try StructuredCloudEvent.parse(Array(raws[i]))
+                    let event = try StructuredCloudEvent.event(from: element, raw: Array(raws[i]))
                     toStore.append((i, item(event, parsed: element, device: device)))
                 } catch {
                     results[i] = Self.result(id: id, problem: Problem(.badRequest, detail: "\(error)"))
@@ -94,7 +94,7 @@ public struct IngestRoutes: Sendable {
             case .full: results[i] = Self.result(id: item.id, problem: Problem(.serviceUnavailable, detail: "the outbox is full; retry later"))
             }
         }
-        return JSONResponse.make(["results": results])
+        return JSONResponse.make(rawJSON: JSONValue.fromFoundation(["results": results]).jsonText)
     }
 
     static func result(id: String?, problem: Problem) -> [String: Any] {
@@ -118,25 +118,12 @@ public struct IngestRoutes: Sendable {
     }
 
     func authenticate(_ request: Request, body: [UInt8]) throws -> RegisteredDevice {
-        func header(_ name: String) -> String? { HTTPField.Name(name).flatMap { request.headers[$0] } }
-        let challenge: HTTPFields = [.wwwAuthenticate: "Zhifa-Ed25519"]
-        func fail(_ detail: String) -> Problem {
+        do {
+            return try DeviceAuthenticator(devices: devices, clockSkewSeconds: settings.clockSkewSeconds, now: now).authenticate(request, body: body)
+        } catch {
             metrics.rejected("unauthenticated")
-            return Problem(.unauthorized, title: "Device not authenticated", detail: detail, headers: challenge)
+            throw error
         }
-        guard let deviceId = header(DeviceSignature.deviceHeader), let date = header(DeviceSignature.dateHeader),
-              let signature = header(DeviceSignature.signatureHeader) else {
-            throw fail("send X-Zhifa-Device, X-Zhifa-Date and X-Zhifa-Signature (see the README's device signing section)")
-        }
-        guard let device = devices.devices[deviceId] else { throw fail("the device is not registered") }
-        guard let sent = RFC3339Time.parse(date)?.date else { throw fail("X-Zhifa-Date is not an RFC 3339 date-time") }
-        guard abs(sent.timeIntervalSince(now())) <= Double(settings.clockSkewSeconds) else {
-            throw fail("X-Zhifa-Date is more than \(settings.clockSkewSeconds) s away from the server's clock")
-        }
-        guard DeviceSignature.verify(method: request.method.rawValue, path: request.uri.path, date: date, body: body, signature: signature, publicKey: device.publicKey) else {
-            throw fail("the signature does not verify with the device's registered key")
-        }
-        return device
     }
 
     func requireContentType(_ request: Request, _ expected: String) throws {
@@ -156,7 +143,7 @@ public struct IngestRoutes: Sendable {
             metrics.rejected("invalid")
             throw Self.schemaProblem(v, pointerPrefix: "")
         case .valid(let parsed):
-            do { return (try StructuredCloudEvent.parse(body), parsed) } catch {
+            do { return (try StructuredCloudEvent.event(from: parsed, raw: body), parsed) } catch {
                 throw Problem(.badRequest, detail: "\(error)")
             }
         }
@@ -217,5 +204,39 @@ struct IngestMetrics: Sendable {
         case .full: label = "outboxFull"
         }
         Counter(label: "zhifa_ingest_events_total", dimensions: [("outcome", label)], factory: factory).increment()
+    }
+}
+
+/// Checks a request's device signature: registered device, date within the skew, valid Ed25519
+/// signature over the canonical request. Answers 401 problems naming what is wrong.
+public struct DeviceAuthenticator: Sendable {
+    let devices: DeviceRegistry
+    let clockSkewSeconds: Int
+    let now: @Sendable () -> Date
+
+    public init(devices: DeviceRegistry, clockSkewSeconds: Int, now: @escaping @Sendable () -> Date = Date.init) {
+        self.devices = devices
+        self.clockSkewSeconds = clockSkewSeconds
+        self.now = now
+    }
+
+    /// The authenticated device, or a 401 `Problem`.
+    public func authenticate(_ request: Request, body: [UInt8]) throws -> RegisteredDevice {
+        func header(_ name: String) -> String? { HTTPField.Name(name).flatMap { request.headers[$0] } }
+        let challenge: HTTPFields = [.wwwAuthenticate: "Zhifa-Ed25519"]
+        func fail(_ detail: String) -> Problem { Problem(.unauthorized, title: "Device not authenticated", detail: detail, headers: challenge) }
+        guard let deviceId = header(DeviceSignature.deviceHeader), let date = header(DeviceSignature.dateHeader),
+              let signature = header(DeviceSignature.signatureHeader) else {
+            throw fail("send X-Zhifa-Device, X-Zhifa-Date and X-Zhifa-Signature (see the README's device signing section)")
+        }
+        guard let device = devices.devices[deviceId] else { throw fail("the device is not registered") }
+        guard let sent = RFC3339Time.parse(date)?.date else { throw fail("X-Zhifa-Date is not an RFC 3339 date-time") }
+        guard abs(sent.timeIntervalSince(now())) <= Double(clockSkewSeconds) else {
+            throw fail("X-Zhifa-Date is more than \(clockSkewSeconds) s away from the server's clock")
+        }
+        guard DeviceSignature.verify(method: request.method.rawValue, path: request.uri.path, date: date, body: body, signature: signature, publicKey: device.publicKey) else {
+            throw fail("the signature does not verify with the device's registered key")
+        }
+        return device
     }
 }

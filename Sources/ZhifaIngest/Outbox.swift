@@ -169,35 +169,49 @@ public final class Outbox: Sendable {
         let startUnreleased = unreleased
         do {
             let (outcomes, added) = try await pool.write { db -> ([[OutboxOutcome]], Int) in
+                let insert = try db.cachedStatement(sql: """
+                    INSERT OR IGNORE INTO outbox (id, case_id, source, type, time, content_type, data, device_id, accepted_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                let exists = try db.cachedStatement(sql: "SELECT 1 FROM outbox WHERE id = ?")
+                let owner = try db.cachedStatement(sql: "SELECT agency_id FROM case_agency WHERE case_id = ?")
+                let claim = try db.cachedStatement(sql: "INSERT OR IGNORE INTO case_agency (case_id, agency_id) VALUES (?, ?)")
+                var owners: [String: String?] = [:]
                 var added = 0
                 var all: [[OutboxOutcome]] = []
                 for request in batch {
                     var out: [OutboxOutcome] = []
                     for item in request.items {
-                        if try Bool.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE id = ?", arguments: [item.id]) == true {
+                        // 403 first (a duplicate of an accepted event always passed this check before).
+                        if let opened = item.openedAgency, opened != item.deviceAgency {
+                            out.append(try Bool.fetchOne(exists, arguments: [item.id]) == true ? .duplicate
+                                       : .forbidden("a device of agency \(item.deviceAgency) cannot open a case for agency \(opened)"))
+                            continue
+                        }
+                        if let caseId = item.caseId {
+                            let known: String?
+                            if let cached = owners[caseId] { known = cached } else {
+                                known = try String.fetchOne(owner, arguments: [caseId])
+                                owners[caseId] = known
+                            }
+                            if let known, known != item.deviceAgency {
+                                out.append(try Bool.fetchOne(exists, arguments: [item.id]) == true ? .duplicate
+                                           : .forbidden("case belongs to agency \(known), not to the device's agency \(item.deviceAgency)"))
+                                continue
+                            }
+                        }
+                        if startUnreleased + added >= maxEvents {
+                            out.append(try Bool.fetchOne(exists, arguments: [item.id]) == true ? .duplicate : .full)
+                            continue
+                        }
+                        try insert.execute(arguments: [item.id, item.caseId, item.source, item.type, item.time, item.contentType, Data(item.data), item.deviceId, now])
+                        if db.changesCount == 0 {
                             out.append(.duplicate)
                             continue
                         }
-                        if let opened = item.openedAgency, opened != item.deviceAgency {
-                            out.append(.forbidden("a device of agency \(item.deviceAgency) cannot open a case for agency \(opened)"))
-                            continue
-                        }
-                        if let caseId = item.caseId,
-                           let owner = try String.fetchOne(db, sql: "SELECT agency_id FROM case_agency WHERE case_id = ?", arguments: [caseId]),
-                           owner != item.deviceAgency {
-                            out.append(.forbidden("case belongs to agency \(owner), not to the device's agency \(item.deviceAgency)"))
-                            continue
-                        }
-                        if startUnreleased + added >= maxEvents {
-                            out.append(.full)
-                            continue
-                        }
-                        try db.execute(sql: """
-                            INSERT INTO outbox (id, case_id, source, type, time, content_type, data, device_id, accepted_at)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """, arguments: [item.id, item.caseId, item.source, item.type, item.time, item.contentType, Data(item.data), item.deviceId, now])
                         if let opened = item.openedAgency, let caseId = item.caseId {
-                            try db.execute(sql: "INSERT OR IGNORE INTO case_agency (case_id, agency_id) VALUES (?, ?)", arguments: [caseId, opened])
+                            try claim.execute(arguments: [caseId, opened])
+                            owners[caseId] = opened
                         }
                         added += 1
                         out.append(.accepted)
@@ -255,19 +269,20 @@ public final class Outbox: Sendable {
             contentType: r["content_type"], data: Array((r["data"] as Data?) ?? Data()))
     }
 
-    /// Marks events delivered to Kafka; with `release`, also releases them (payload dropped).
-    public func markDelivered(_ ids: [String], release: Bool) async throws {
-        guard !ids.isEmpty else { return }
+    /// Marks events (by outbox sequence number) delivered to Kafka; with `release`, also releases
+    /// them (payload dropped).
+    public func markDelivered(seqs: [Int64], release: Bool) async throws {
+        guard !seqs.isEmpty else { return }
         let now = Date().timeIntervalSince1970
         let released = try await pool.write { db -> Int in
             var n = 0
-            for id in ids {
+            for chunk in stride(from: 0, to: seqs.count, by: 500).map({ Array(seqs[$0..<min($0 + 500, seqs.count)]) }) {
+                let list = chunk.map(String.init).joined(separator: ",")
                 if release {
-                    try db.execute(sql: "UPDATE outbox SET state = 2, data = NULL, delivered_at = ?, released_at = ? WHERE id = ? AND state < 2", arguments: [now, now, id])
+                    try db.execute(sql: "UPDATE outbox SET state = 2, data = NULL, delivered_at = ?, released_at = ? WHERE state < 2 AND seq IN (\(list))", arguments: [now, now])
                     n += db.changesCount
                 } else {
-                    try db.execute(sql: "UPDATE outbox SET state = 1, delivered_at = ? WHERE id = ? AND state = 0", arguments: [now, id])
-                    try db.execute(sql: "UPDATE outbox SET delivered_at = ? WHERE id = ? AND state = 1", arguments: [now, id])
+                    try db.execute(sql: "UPDATE outbox SET state = 1, delivered_at = ? WHERE state < 2 AND seq IN (\(list))", arguments: [now])
                 }
             }
             return n
@@ -280,9 +295,10 @@ public final class Outbox: Sendable {
         guard !ids.isEmpty else { return 0 }
         let now = Date().timeIntervalSince1970
         let n = try await pool.write { db -> Int in
+            let release = try db.cachedStatement(sql: "UPDATE outbox SET state = 2, data = NULL, released_at = ? WHERE id = ? AND state < 2")
             var n = 0
             for id in ids {
-                try db.execute(sql: "UPDATE outbox SET state = 2, data = NULL, released_at = ? WHERE id = ? AND state < 2", arguments: [now, id])
+                try release.execute(arguments: [now, id])
                 n += db.changesCount
             }
             return n

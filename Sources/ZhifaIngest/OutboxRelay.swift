@@ -21,7 +21,7 @@ public final class OutboxRelay: Service, Sendable {
     private let releaseOnDelivery: Bool
     private let resendAfter: Duration
     private let logger: Logger
-    private let delivered = Mutex<[String]>([])
+    private let delivered = Mutex<[Int64]>([])
     private let failed = Mutex<[Int64]>([])
     private let deliveredSignal = WakeSignal()
     private let sentCounter: Counter
@@ -97,7 +97,7 @@ public final class OutboxRelay: Service, Sendable {
 
     fileprivate func deliveryReport(id: String, seq: Int64, ok: Bool) {
         if ok {
-            delivered.withLock { $0.append(id) }
+            delivered.withLock { $0.append(seq) }
             deliveredCounter.increment()
             deliveredSignal.notify()
         } else {
@@ -115,13 +115,13 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func flushDelivered() async {
-        let ids = delivered.withLock { d in defer { d = [] }; return d }
-        guard !ids.isEmpty else { return }
+        let seqs = delivered.withLock { d in defer { d = [] }; return d }
+        guard !seqs.isEmpty else { return }
         do {
-            try await outbox.markDelivered(ids, release: releaseOnDelivery)
+            try await outbox.markDelivered(seqs: seqs, release: releaseOnDelivery)
         } catch {
             // Not recorded: those events will be sent again (same ce_id), never lost.
-            logger.warning("could not record deliveries; the events will be re-sent", metadata: ["error": "\(error)", "count": "\(ids.count)"])
+            logger.warning("could not record deliveries; the events will be re-sent", metadata: ["error": "\(error)", "count": "\(seqs.count)"])
         }
     }
 }

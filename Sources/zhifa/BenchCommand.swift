@@ -7,7 +7,7 @@ import ZhifaRuntime
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks on the embedded broker (numbers, not tests).",
-        subcommands: [BenchKafkaCommand.self])
+        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self])
 }
 
 /// Options every benchmark shares for comparing with the C baseline in the same sitting.
@@ -51,6 +51,40 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             emit(b.raw)
             emit(String(format: "ratio zhifa/C: produce %.0f%%, relay %.0f%% (target ≥ 70%%); p99 %+.2f ms vs C (target ≤ +5 ms)",
                         100 * r.produceMsgsPerS / b.produceMsgsPerS, 100 * r.relayMsgsPerS / b.relayMsgsPerS, r.p99Ms - b.p99Ms))
+        }
+    }
+}
+
+/// `zhifa bench ingest`.
+struct BenchIngestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Signed single-event and batched HTTP ingest with the durable outbox on, next to a bare signature-verifying endpoint.")
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var baselineOption: BaselineOption
+    @Option(name: .customLong("requests"), help: "Single-event requests per phase.") var requests = 6_000
+    @Option(name: .customLong("batches"), help: "Batch requests.") var batches = 300
+    @Option(name: .customLong("batch-size")) var batchSize = 100
+    @Option(help: "Requests in flight (single events).") var concurrency = 32
+
+    func run() async throws {
+        let (config, _) = try common.load()
+        var o = IngestBench.Options()
+        o.singleRequests = requests
+        o.batchRequests = batches
+        o.batchSize = batchSize
+        o.concurrency = concurrency
+        emit("zhifa bench ingest: \(requests) single requests, \(batches) batches of \(batchSize), \(concurrency) in flight; outbox fsync on every commit")
+        let phases = try await IngestBench.run(o, config: config, log: { emit($0) })
+        let bare = phases[0], single = phases[1], batched = phases[2]
+        emit(String(format: "zhifa ingest_single_events_per_s=%.0f ingest_single_p99_ms=%.1f bare_per_s=%.0f ingest_batch_events_per_s=%.0f ingest_batch_p99_ms=%.1f peak_rss_mb=%.0f",
+                    single.eventsPerSecond, single.p99Ms, bare.eventsPerSecond, batched.eventsPerSecond, batched.p99Ms, BenchSupport.peakRSSMB()))
+        emit(String(format: "ratio single/bare: %.0f%% (target ≥ 60%%)", 100 * single.eventsPerSecond / bare.eventsPerSecond))
+        if let dir = baselineOption.baseline {
+            let b = try CBaseline.run(directory: dir, arguments: KafkaBench.Options().baselineArguments)
+            emit(b.raw)
+            emit(String(format: "ratio batched/C produce: %.0f%% (target ≥ 25%%)", 100 * batched.eventsPerSecond / b.produceMsgsPerS))
         }
     }
 }

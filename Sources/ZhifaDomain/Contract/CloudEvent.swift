@@ -51,6 +51,19 @@ public struct CloudEventFormatError: Error, CustomStringConvertible, Sendable, E
 
 /// CloudEvents structured mode (`application/cloudevents+json`).
 public enum StructuredCloudEvent {
+    /// The event from an already-parsed (validated) structured-mode JSON value and its bytes;
+    /// `data` keeps the original bytes.
+    public static func event(from value: JSONValue, raw: [UInt8]) throws(CloudEventFormatError) -> CloudEvent {
+        guard case .object(let o) = value else { throw CloudEventFormatError(pointer: "", detail: "a structured-mode CloudEvent must be a JSON object") }
+        func text(_ name: String) throws(CloudEventFormatError) -> String {
+            guard let s = o[name]?.stringValue else { throw CloudEventFormatError(pointer: "/\(name)", detail: "required attribute is missing or not a string") }
+            return s
+        }
+        let data = JSONRawMembers.members(of: raw)?["data"].map(Array.init) ?? Array((o["data"]?.jsonText ?? "null").utf8)
+        return CloudEvent(specversion: o["specversion"]?.stringValue ?? (o["specversion"]?.jsonText ?? ""), id: try text("id"), source: try text("source"),
+                          type: try text("type"), time: try text("time"), dataContentType: o["datacontenttype"]?.stringValue, data: data)
+    }
+
     /// Parses one event; `data` keeps its original bytes. Attribute values are checked for type
     /// only; the contract's rules are the validator's job.
     public static func parse(_ bytes: [UInt8]) throws(CloudEventFormatError) -> CloudEvent {

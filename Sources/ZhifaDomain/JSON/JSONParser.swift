@@ -66,7 +66,8 @@ public enum JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                members.append((key, try value(depth: depth + 1)))
+                let v = try value(depth: depth + 1)
+                if let i = members.firstIndex(where: { $0.key == key }) { members[i].value = v } else { members.append((key, v)) }
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

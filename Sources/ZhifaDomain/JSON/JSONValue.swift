@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value with exact types: booleans are not numbers, and a number keeps whether its value is
 /// integral (JSON Schema's `integer`), which Foundation's `JSONSerialization` blurs on Linux.
 public enum JSONValue: Sendable, Equatable {
@@ -107,4 +109,26 @@ public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     /// What is wrong.
     public var reason: String
     public var description: String { "not valid JSON at byte \(offset): \(reason)" }
+}
+
+extension JSONValue {
+    /// Converts `JSONSerialization`-style values (dictionaries get sorted keys).
+    public static func fromFoundation(_ v: Any?) -> JSONValue {
+        switch v {
+        case nil: return .null
+        case let s as String: return .string(s)
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .number(JSONNumber(Int64(i)))
+        case let i as Int64: return .number(JSONNumber(i))
+        case let i as Int32: return .number(JSONNumber(Int64(i)))
+        case let d as Double: return .number(JSONNumber(text: String(d)) ?? JSONNumber(0))
+        case let a as [Any]: return .array(a.map { fromFoundation($0) })
+        case let a as [[String: Any]]: return .array(a.map { fromFoundation($0) })
+        case let o as [String: Any]: return .object(JSONObject(o.keys.sorted().map { ($0, fromFoundation(o[$0])) }))
+        case let o as [String: String]: return .object(JSONObject(o.keys.sorted().map { ($0, .string(o[$0]!)) }))
+        default:
+            if v is NSNull { return .null }
+            return .string("\(v!)")
+        }
+    }
 }

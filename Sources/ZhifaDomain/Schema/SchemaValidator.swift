@@ -33,9 +33,37 @@ public final class SchemaValidator: Sendable {
 
     /// Every violation, in document order (empty when valid).
     public func validate(_ instance: JSONValue) -> [SchemaViolation] {
-        var out: [SchemaViolation] = []
-        root.validate(instance, pointer: "", into: &out)
-        return out
+        var ctx = Context()
+        root.validate(instance, &ctx)
+        return ctx.violations
+    }
+
+    /// The path being validated (pointers are only built when a violation is recorded).
+    struct Context {
+        var path: [PathComponent] = []
+        var violations: [SchemaViolation] = []
+        /// Probing an `if`: only whether anything fails matters.
+        var probing = false
+        var failed = false
+
+        enum PathComponent {
+            case key(String)
+            case index(Int)
+        }
+
+        mutating func report(_ keyword: String, _ detail: String, child: String? = nil) {
+            failed = true
+            if probing { return }
+            var pointer = ""
+            for c in path {
+                switch c {
+                case .key(let k): pointer += "/" + Node.escape(k)
+                case .index(let i): pointer += "/\(i)"
+                }
+            }
+            if let child { pointer += "/" + Node.escape(child) }
+            violations.append(SchemaViolation(pointer: pointer, keyword: keyword, detail: detail))
+        }
     }
 
     /// Whether the instance is valid (stops at the first violation).
@@ -43,8 +71,43 @@ public final class SchemaValidator: Sendable {
 
     // MARK: compiled nodes
 
+    /// JSON Schema types as bits.
+    struct TypeSet: OptionSet {
+        let rawValue: UInt8
+        static let null = TypeSet(rawValue: 1), boolean = TypeSet(rawValue: 2), integer = TypeSet(rawValue: 4), number = TypeSet(rawValue: 8)
+        static let string = TypeSet(rawValue: 16), array = TypeSet(rawValue: 32), object = TypeSet(rawValue: 64)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        init?(name: String) {
+            switch name {
+            case "null": self = .null
+            case "boolean": self = .boolean
+            case "integer": self = .integer
+            case "number": self = [.number, .integer]
+            case "string": self = .string
+            case "array": self = .array
+            case "object": self = .object
+            default: return nil
+            }
+        }
+
+        static func of(_ v: JSONValue) -> TypeSet {
+            switch v {
+            case .null: .null
+            case .bool: .boolean
+            case .number(let n): n.isIntegral ? [.integer, .number] : .number
+            case .string: .string
+            case .array: .array
+            case .object: .object
+            }
+        }
+    }
+
     final class Node: @unchecked Sendable {
         var types: [String]? = nil
+        var typeSet: TypeSet? = nil
+        var enumStrings: Set<String>? = nil
         var constValue: JSONValue? = nil
         var enumValues: [JSONValue]? = nil
         var required: [String] = []
@@ -65,85 +128,83 @@ public final class SchemaValidator: Sendable {
         var thenNode: Node? = nil
         var elseNode: Node? = nil
 
-        func validate(_ v: JSONValue, pointer: String, into out: inout [SchemaViolation]) {
-            if let ref { ref.validate(v, pointer: pointer, into: &out) }
-            if let types {
-                let t = v.schemaType
-                let ok = types.contains(t) || (t == "integer" && types.contains("number"))
-                if !ok {
-                    out.append(SchemaViolation(pointer: pointer, keyword: "type", detail: "must be \(types.count == 1 ? "of type \(types[0])" : "one of the types \(types.joined(separator: ", "))")"))
-                }
+        func validate(_ v: JSONValue, _ ctx: inout Context) {
+            if ctx.probing && ctx.failed { return }
+            if let ref { ref.validate(v, &ctx) }
+            if let typeSet, TypeSet.of(v).isDisjoint(with: typeSet) {
+                ctx.report("type", "must be \(types!.count == 1 ? "of type \(types![0])" : "one of the types \(types!.joined(separator: ", "))")")
             }
-            if let constValue, v != constValue {
-                out.append(SchemaViolation(pointer: pointer, keyword: "const", detail: "must be \(constValue.jsonText)"))
-            }
-            if let enumValues, !enumValues.contains(v) {
-                out.append(SchemaViolation(pointer: pointer, keyword: "enum", detail: "must be one of \(enumValues.map(\.jsonText).joined(separator: ", "))"))
+            if let constValue, v != constValue { ctx.report("const", "must be \(constValue.jsonText)") }
+            if let enumValues {
+                let ok: Bool
+                if let enumStrings, case .string(let s) = v { ok = enumStrings.contains(s) } else { ok = enumValues.contains(v) }
+                if !ok { ctx.report("enum", "must be one of \(enumValues.map(\.jsonText).joined(separator: ", "))") }
             }
             switch v {
             case .object(let o):
-                for r in required where o[r] == nil {
-                    out.append(SchemaViolation(pointer: pointer + "/" + Self.escape(r), keyword: "required", detail: "is required"))
-                }
-                for key in o.keys {
-                    let child = pointer + "/" + Self.escape(key)
-                    if let p = properties[key] {
-                        p.validate(o[key]!, pointer: child, into: &out)
+                for r in required where o[r] == nil { ctx.report("required", "is required", child: r) }
+                for m in o.members {
+                    if let p = properties[m.key] {
+                        ctx.path.append(.key(m.key))
+                        p.validate(m.value, &ctx)
+                        ctx.path.removeLast()
                     } else if additionalPropertiesFalse {
-                        out.append(SchemaViolation(pointer: child, keyword: "additionalProperties", detail: "is not allowed here (unknown field)"))
+                        ctx.report("additionalProperties", "is not allowed here (unknown field)", child: m.key)
                     }
                 }
             case .array(let a):
-                if let minItems, a.count < minItems {
-                    out.append(SchemaViolation(pointer: pointer, keyword: "minItems", detail: "must have at least \(minItems) item\(minItems == 1 ? "" : "s")"))
-                }
-                if let maxItems, a.count > maxItems {
-                    out.append(SchemaViolation(pointer: pointer, keyword: "maxItems", detail: "must have at most \(maxItems) items"))
-                }
+                if let minItems, a.count < minItems { ctx.report("minItems", "must have at least \(minItems) item\(minItems == 1 ? "" : "s")") }
+                if let maxItems, a.count > maxItems { ctx.report("maxItems", "must have at most \(maxItems) items") }
                 if let items {
-                    for (i, e) in a.enumerated() { items.validate(e, pointer: pointer + "/\(i)", into: &out) }
+                    for (i, e) in a.enumerated() {
+                        ctx.path.append(.index(i))
+                        items.validate(e, &ctx)
+                        ctx.path.removeLast()
+                    }
                 }
             case .string(let s):
                 if minLength != nil || maxLength != nil {
-                    let n = s.unicodeScalars.count
-                    if let minLength, n < minLength {
-                        out.append(SchemaViolation(pointer: pointer, keyword: "minLength", detail: minLength == 1 ? "must not be empty" : "must be at least \(minLength) characters"))
-                    }
-                    if let maxLength, n > maxLength {
-                        out.append(SchemaViolation(pointer: pointer, keyword: "maxLength", detail: "must be at most \(maxLength) characters"))
+                    let n = s.utf8.count <= (minLength ?? 0) || s.utf8.count > (maxLength ?? .max) ? s.unicodeScalars.count : -1
+                    if n >= 0 {
+                        if let minLength, n < minLength { ctx.report("minLength", minLength == 1 ? "must not be empty" : "must be at least \(minLength) characters") }
+                        if let maxLength, n > maxLength { ctx.report("maxLength", "must be at most \(maxLength) characters") }
                     }
                 }
-                if let (text, matcher) = pattern, !matcher.matches(s) {
-                    out.append(SchemaViolation(pointer: pointer, keyword: "pattern", detail: "must match the pattern \(text)"))
-                }
+                if let (text, matcher) = pattern, !matcher.matches(s) { ctx.report("pattern", "must match the pattern \(text)") }
                 if let format {
                     switch format {
                     case "date-time" where RFC3339Time.parse(s) == nil:
-                        out.append(SchemaViolation(pointer: pointer, keyword: "format", detail: "must be an RFC 3339 date-time with a UTC offset, e.g. 2024-05-06T09:00:00+08:00"))
+                        ctx.report("format", "must be an RFC 3339 date-time with a UTC offset, e.g. 2024-05-06T09:00:00+08:00")
                     case "date" where !RFC3339Time.isFullDate(s):
-                        out.append(SchemaViolation(pointer: pointer, keyword: "format", detail: "must be a calendar date YYYY-MM-DD"))
+                        ctx.report("format", "must be a calendar date YYYY-MM-DD")
                     default: break
                     }
                 }
             case .number(let n):
-                if let minimum, n.double < minimum {
-                    out.append(SchemaViolation(pointer: pointer, keyword: "minimum", detail: "must be at least \(Self.format(minimum))"))
-                }
-                if let maximum, n.double > maximum {
-                    out.append(SchemaViolation(pointer: pointer, keyword: "maximum", detail: "must be at most \(Self.format(maximum))"))
-                }
+                if let minimum, n.double < minimum { ctx.report("minimum", "must be at least \(Self.format(minimum))") }
+                if let maximum, n.double > maximum { ctx.report("maximum", "must be at most \(Self.format(maximum))") }
             default: break
             }
-            for a in allOf { a.validate(v, pointer: pointer, into: &out) }
+            for a in allOf { a.validate(v, &ctx) }
             if let ifNode {
-                var probe: [SchemaViolation] = []
-                ifNode.validate(v, pointer: pointer, into: &probe)
-                if probe.isEmpty { thenNode?.validate(v, pointer: pointer, into: &out) } else { elseNode?.validate(v, pointer: pointer, into: &out) }
+                var probe = Context()
+                probe.probing = true
+                ifNode.validate(v, &probe)
+                if !probe.failed { thenNode?.validate(v, &ctx) } else { elseNode?.validate(v, &ctx) }
             }
         }
 
         static func escape(_ key: String) -> String {
-            key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+            guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
+            var out = ""
+            for ch in key {
+                switch ch {
+                case "~": out += "~0"
+                case "/": out += "~1"
+                default: out.append(ch)
+                }
+            }
+            return out
         }
 
         static func format(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
@@ -169,8 +230,17 @@ public final class SchemaValidator: Sendable {
                 switch key {
                 case "type":
                     if let t = value.stringValue { n.types = [t] } else if let a = value.arrayValue { n.types = a.compactMap(\.stringValue) } else { throw SchemaError(description: "\(p): bad type") }
+                    var set = TypeSet()
+                    for t in n.types! {
+                        guard let one = TypeSet(name: t) else { throw SchemaError(description: "\(p): unknown type \(t)") }
+                        set.formUnion(one)
+                    }
+                    n.typeSet = set
                 case "const": n.constValue = value
-                case "enum": n.enumValues = value.arrayValue
+                case "enum":
+                    n.enumValues = value.arrayValue
+                    let strings = (value.arrayValue ?? []).compactMap(\.stringValue)
+                    if strings.count == value.arrayValue?.count { n.enumStrings = Set(strings) }
                 case "required": n.required = value.arrayValue?.compactMap(\.stringValue) ?? []
                 case "properties":
                     guard let props = value.objectValue else { throw SchemaError(description: "\(p): must be an object") }
@@ -212,7 +282,7 @@ public final class SchemaValidator: Sendable {
             compiledDefs[name] = placeholder
             let n = try compile(d, path: "#/$defs/\(name)")
             // Copy into the placeholder so recursive references see the compiled node.
-            placeholder.types = n.types; placeholder.constValue = n.constValue; placeholder.enumValues = n.enumValues
+            placeholder.types = n.types; placeholder.typeSet = n.typeSet; placeholder.enumStrings = n.enumStrings; placeholder.constValue = n.constValue; placeholder.enumValues = n.enumValues
             placeholder.required = n.required; placeholder.properties = n.properties
             placeholder.additionalPropertiesFalse = n.additionalPropertiesFalse; placeholder.items = n.items
             placeholder.minItems = n.minItems; placeholder.maxItems = n.maxItems; placeholder.minLength = n.minLength

@@ -89,6 +89,13 @@ public enum JSONResponse {
         return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// A body of ready JSON text.
+    public static func make(rawJSON: String, status: HTTPResponse.Status = .ok) -> Response {
+        var h = HTTPFields()
+        h[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(string: rawJSON)))
+    }
+
     /// A JSON body from an `Encodable` value.
     public static func encode<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         let encoder = JSONEncoder()

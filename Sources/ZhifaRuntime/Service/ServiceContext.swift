@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import ZhifaKafka
 
 /// What one service needs to run: configuration, the Kafka cluster, its data directory, its own
@@ -20,6 +21,8 @@ public struct ServiceContext: Sendable {
     /// This service's metrics (served on its `/metrics`).
     public let metrics: PrometheusCollectorRegistry
     public let health: HealthRegistry
+    /// The HTTP port once the server listens (port 0 in the configuration picks a free one).
+    public let listening: PortAnnouncement
 
     /// Creates a context.
     public init(name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory, logger: Logger? = nil) {
@@ -30,6 +33,7 @@ public struct ServiceContext: Sendable {
         self.logger = logger ?? Logger(label: "zhifa.\(name)")
         self.metrics = PrometheusCollectorRegistry()
         self.health = HealthRegistry()
+        self.listening = PortAnnouncement()
     }
 
     /// swift-metrics factory writing to this service's registry.
@@ -86,11 +90,13 @@ public enum ServiceHTTPServer {
         let name = context.name
         let host = context.config.http.host
         let logger = context.logger
+        let announcement = context.listening
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "zhifa-\(name)"),
             onServerRunning: { channel in
                 let actual = channel.localAddress?.port ?? port
+                announcement.announce(actual)
                 FileHandle.standardOutput.write(Data("\(name) http://\(host):\(actual)\n".utf8))
                 logger.info("listening", metadata: ["url": "http://\(host):\(actual)"])
             },
@@ -107,5 +113,35 @@ public struct CORSGetMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[.accessControlAllowOrigin] = "*"
         }
         return response
+    }
+}
+
+/// The port a server ended up listening on.
+public final class PortAnnouncement: Sendable {
+    private let port = Mutex<(value: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+
+    public init() {}
+
+    func announce(_ p: Int) {
+        let w = port.withLock { s -> [CheckedContinuation<Int, Never>] in
+            s.value = p
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for c in w { c.resume(returning: p) }
+    }
+
+    /// Waits until the server listens.
+    public var value: Int {
+        get async {
+            await withCheckedContinuation { c in
+                let now = port.withLock { s -> Int? in
+                    if let v = s.value { return v }
+                    s.waiters.append(c)
+                    return nil
+                }
+                if let now { c.resume(returning: now) }
+            }
+        }
     }
 }

@@ -1,0 +1,162 @@
+import Foundation
+import Metrics
+import ServiceLifecycle
+import Testing
+import TestSupport
+import Yams
+import ZhifaDomain
+import ZhifaKafka
+import ZhifaRuntime
+
+@Suite("Foundation commands through the zhifa binary", .serialized)
+struct FoundationEndToEndTests {
+    @Test("zhifa broker announces its bootstrap, records it, serves clients, and cleans up on SIGTERM")
+    func brokerLifecycle() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let extra = dir.url.appendingPathComponent("bootstrap.txt")
+        let broker = try ZhifaProcess(["broker", "--brokers", "2", "--data-dir", dir.url.path, "--bootstrap-file", extra.path])
+        let bootstrap = try await broker.waitForLine("kafka bootstrap: ")
+        #expect(broker.output.first == "kafka bootstrap: \(bootstrap)", "the first line of standard output")
+        #expect(bootstrap.split(separator: ",").count == 2)
+        #expect(try String(contentsOf: dir.url.appendingPathComponent("bootstrap"), encoding: .utf8) == bootstrap)
+        #expect(try String(contentsOf: extra, encoding: .utf8) == bootstrap)
+
+        // terminal send (straight to Kafka) finds the broker through the data directory.
+        let examples = files(in: contractDirectory.appendingPathComponent("examples"))
+        let send = try runProgram(buildProduct("zhifa").path, ["terminal", "send", "--data-dir", dir.url.path] + examples.map(\.path),
+                                  environment: ["ZHIFA_LOG_LEVEL": "warning"])
+        #expect(send.status == 0, "\(send.stderr)")
+        #expect(send.stdout.split(separator: "\n").count == examples.count)
+
+        // tail prints the INTERFACES.md JSON lines.
+        let tail = try runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--from-beginning", "--count", "\(examples.count)", "--data-dir", dir.url.path])
+        #expect(tail.status == 0, "\(tail.stderr)")
+        let lines = tail.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(lines.count == examples.count)
+        for l in lines {
+            #expect(Set(l.keys) == ["topic", "partition", "offset", "timestamp", "key", "headers", "value"])
+            #expect(l["topic"] as? String == "zhifa.events.v1")
+            let headers = l["headers"] as! [String: Any]
+            #expect(headers["ce_specversion"] as? String == "1.0")
+            let value = l["value"] as! [String: Any]
+            #expect(value["caseId"] as? String == l["key"] as? String)
+            #expect((l["timestamp"] as? String).flatMap { RFC3339Time.parse($0) } != nil)
+        }
+        // A raw, non-JSON record shows as base64.
+        let raw = try runProgram(buildProduct("zhifa").path, ["terminal", "send", "--raw", "--data-dir", dir.url.path, contractDirectory.appendingPathComponent("bad/not-json.json").path])
+        #expect(raw.status == 0)
+        let all = try runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--from-beginning", "--count", "\(examples.count + 1)", "--data-dir", dir.url.path])
+        #expect(all.stdout.contains("\"base64\""))
+
+        broker.signal(SIGTERM)
+        #expect(try await broker.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("bootstrap").path))
+        #expect(!FileManager.default.fileExists(atPath: extra.path))
+        // With no broker, commands say what to do.
+        let none = try runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--data-dir", dir.url.path])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("start `zhifa up` or `zhifa broker` first"))
+    }
+
+    @Test("zhifa up runs the embedded broker and the services, and stops cleanly on SIGINT")
+    func upLifecycle() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let up = try ZhifaProcess(["up", "--data-dir", dir.url.path], environment: [
+            "ZHIFA_HTTP_PORTS_INGEST": "0", "ZHIFA_HTTP_PORTS_REVIEW": "0", "ZHIFA_HTTP_PORTS_PUBLICITY": "0", "ZHIFA_HTTP_PORTS_ARCHIVE": "0",
+        ])
+        let bootstrap = try await up.waitForLine("kafka bootstrap: ")
+        #expect(up.output.first?.hasPrefix("kafka bootstrap: ") == true)
+        #expect(try String(contentsOf: dir.url.appendingPathComponent("bootstrap"), encoding: .utf8) == bootstrap)
+        let ingest = try await up.url(of: "ingest")
+        #expect(ingest.hasPrefix("http://127.0.0.1:"))
+        up.signal(SIGINT)
+        #expect(try await up.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("bootstrap").path))
+    }
+
+    @Test("zhifa dlq list and replay show a group's dead letters and re-inject one through its retry topic")
+    func deadLetterCommands() async throws {
+        let config = try testConfiguration()
+        let cluster = try embeddedClusterWithAllTopics()
+        try cluster.createTopic("g-cli.dlq", partitions: 6)
+        try cluster.createTopic("g-cli.retry", partitions: 6)
+        try cluster.createTopic("cli-in", partitions: 6)
+        let producer = try KafkaProducer(configuration: config.producerConfiguration(bootstrap: cluster.bootstrapServers, role: "t"), logger: testLogger())
+        let seen = Recorder<String>()
+        var settings = config.worker
+        settings.maxAttempts = 2
+        settings.initialBackoff = .milliseconds(10)
+        let worker = KafkaWorker(
+            group: "g-cli", topics: ["cli-in"], settings: settings,
+            consumer: config.consumerConfiguration(bootstrap: cluster.bootstrapServers, group: "g-cli", role: "t"), producer: producer,
+            metricsFactory: NOOPMetricsHandler.instance, logger: testLogger()
+        ) { m in
+            let id = m.headers.text("ce_id") ?? ""
+            if id.hasPrefix("bad") && !seen.all.contains("heal") { throw PermanentFailure("schema: /data/caseId: is required (required)") }
+            seen.append(id)
+            return []
+        }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: testLogger()))
+        let task = Task { try await group.run() }
+        for id in ["ok-1", "bad-1", "bad-2", "ok-2"] {
+            _ = try await producer.send(KafkaRecord(topic: "cli-in", key: "case-x", value: Array("{}".utf8), headers: [KafkaHeader("ce_id", id), KafkaHeader("ce_type", "cn.zhifa.case.opened.v1")]))
+        }
+        try await eventually("both good messages processed") { seen.count == 2 }
+        let env = ["ZHIFA_KAFKA_BROKERS": cluster.bootstrapServers]
+        var list = (status: Int32(0), stdout: "", stderr: "")
+        try await eventually("two dead letters listed") {
+            list = try runProgram(buildProduct("zhifa").path, ["dlq", "list", "g-cli"], environment: env)
+            return list.stdout.split(separator: "\n").count == 2
+        }
+        let letters = list.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(Set(letters.compactMap { $0["id"] as? String }) == ["bad-1", "bad-2"])
+        for l in letters {
+            #expect(l["error"] as? String == "schema: /data/caseId: is required (required)")
+            #expect((l["origin"] as? [String: Any])?["topic"] as? String == "cli-in")
+            #expect(l["replayed"] as? Bool == false)
+            #expect(l["group"] as? String == "g-cli")
+        }
+        seen.append("heal")
+        let replay = try runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "bad-2"], environment: env)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stdout.contains("replayed 1 dead letter"))
+        try await eventually("the replayed message processed") { seen.all.contains("bad-2") }
+        let again = try runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "bad-2"], environment: env)
+        #expect(again.stdout.contains("replayed 0 dead letter"), "a dead letter is replayed once")
+        let missing = try runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "nope"], environment: env)
+        #expect(missing.status != 0)
+        #expect(!seen.all.contains("bad-1"))
+        await group.triggerGracefulShutdown()
+        try await task.value
+        await producer.close()
+        await cluster.shutdown()
+    }
+
+    @Test("every zhifa service in deploy/compose.yaml names a real zhifa subcommand")
+    func composeFile() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/compose.yaml"), encoding: .utf8)
+        let doc = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let services = try #require(doc["services"] as? [String: Any])
+        let kafka = try #require(services["kafka"] as? [String: Any])
+        #expect((kafka["image"] as? String)?.hasPrefix("apache/kafka") == true)
+        let env = kafka["environment"] as? [String: Any] ?? [:]
+        #expect(env["KAFKA_PROCESS_ROLES"] as? String == "broker,controller", "KRaft, one node")
+        let dump = try runProgram(buildProduct("zhifa").path, ["--experimental-dump-help"])
+        let tree = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+        let subcommands = Set(((tree["command"] as? [String: Any])?["subcommands"] as? [[String: Any]] ?? []).compactMap { $0["commandName"] as? String })
+        #expect(subcommands.contains("up") && subcommands.contains("broker"))
+        var zhifaServices = 0
+        for (name, value) in services where name != "kafka" {
+            let s = try #require(value as? [String: Any])
+            guard (s["image"] as? String)?.hasPrefix("zhifa") == true else { continue }
+            zhifaServices += 1
+            let command = try #require(s["command"] as? [String], "\(name) has a command")
+            #expect(subcommands.contains(command[0]), "\(name): `zhifa \(command[0])` is not a zhifa subcommand (have: \(subcommands.sorted()))")
+            let envs = s["environment"] as? [String: Any] ?? [:]
+            #expect(envs["ZHIFA_KAFKA_BROKERS"] as? String == "kafka:9092")
+        }
+        #expect(zhifaServices >= 4)
+    }
+}
