@@ -110,6 +110,24 @@ public enum IngestBench {
         }
         // The batch is signed by the case system, which may send any of its agency's events.
 
+        // Diagnostic: the contract validator alone, on the same events.
+        let sample = events.prefix(20_000).map { StructuredCloudEvent.serialize($0.event) }
+        let v0 = ContinuousClock.now
+        var valid = 0
+        for _ in 0..<(ProcessInfo.processInfo.environment["ZHIFA_BENCH_VALIDATOR_ROUNDS"].flatMap(Int.init) ?? 1) {
+            for bytes in sample { if case .valid = EventValidator.contract.validate(structured: bytes) { valid += 1 } }
+        }
+        let vs = Double((ContinuousClock.now - v0) / .microseconds(1)) / 1e6
+        let p0 = ContinuousClock.now
+        var parsed: [JSONValue] = []
+        for bytes in sample { if let v = try? JSONParser.parse(bytes) { parsed.append(v) } }
+        let ps = Double((ContinuousClock.now - p0) / .microseconds(1)) / 1e6
+        let s0 = ContinuousClock.now
+        for v in parsed { if case .valid = EventValidator.contract.validate(v) { valid += 0 } }
+        let ss = Double((ContinuousClock.now - s0) / .microseconds(1)) / 1e6
+        log(String(format: "[validator alone] parse %.1f µs/event, schema %.1f µs/event", ps / Double(sample.count) * 1e6, ss / Double(sample.count) * 1e6))
+        log(String(format: "[validator alone] %d events parsed and validated in %.2f s: %.0f events/s (%d valid)", sample.count, vs, Double(sample.count) / vs, valid))
+
         var c = HTTPClient.Configuration()
         c.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)

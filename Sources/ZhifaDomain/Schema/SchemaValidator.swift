@@ -51,9 +51,10 @@ public final class SchemaValidator: Sendable {
             case index(Int)
         }
 
-        mutating func report(_ keyword: String, _ detail: String, child: String? = nil) {
+        mutating func report(_ keyword: String, _ detail: @autoclosure () -> String, child: String? = nil) {
             failed = true
             if probing { return }
+            let detail = detail()
             var pointer = ""
             for c in path {
                 switch c {
@@ -143,13 +144,23 @@ public final class SchemaValidator: Sendable {
             switch v {
             case .object(let o):
                 for r in required where o[r] == nil { ctx.report("required", "is required", child: r) }
-                for m in o.members {
-                    if let p = properties[m.key] {
+                if !additionalPropertiesFalse && properties.count < o.members.count {
+                    // Few constrained properties (e.g. an `if` on `type`): look them up instead.
+                    for (key, p) in properties {
+                        guard let value = o[key] else { continue }
+                        ctx.path.append(.key(key))
+                        p.validate(value, &ctx)
+                        ctx.path.removeLast()
+                    }
+                } else {
+                    for m in o.members {
+                        if let p = properties[m.key] {
                         ctx.path.append(.key(m.key))
                         p.validate(m.value, &ctx)
                         ctx.path.removeLast()
-                    } else if additionalPropertiesFalse {
-                        ctx.report("additionalProperties", "is not allowed here (unknown field)", child: m.key)
+                        } else if additionalPropertiesFalse {
+                            ctx.report("additionalProperties", "is not allowed here (unknown field)", child: m.key)
+                        }
                     }
                 }
             case .array(let a):

@@ -13,7 +13,11 @@ public enum RFC3339Time {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (T and Z in either case; no leap seconds;
     /// year 0000 and impossible calendar dates are rejected).
     public static func parse(_ s: String) -> DateTime? {
-        let b = Array(s.utf8)
+        var copy = s
+        return copy.withUTF8 { parse(utf8: $0) }
+    }
+
+    static func parse(utf8 b: UnsafeBufferPointer<UInt8>) -> DateTime? {
         guard b.count >= 20 else { return nil }
         func digits(_ from: Int, _ n: Int) -> Int? {
             var v = 0
