@@ -78,7 +78,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ZhifaDomainTests",
-            dependencies: ["ZhifaDomain", "TestSupport"],
+            dependencies: ["ZhifaDomain", "ZhifaRuntime", "TestSupport", .product(name: "Yams", package: "Yams")],
+            exclude: ["review-checks.yaml"],
             swiftSettings: strict
         ),
         .testTarget(

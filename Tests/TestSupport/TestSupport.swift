@@ -73,6 +73,7 @@ public func buildProduct(_ name: String) -> URL {
 /// Thrown when `eventually` runs out of time.
 public struct TimedOut: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Re-checks `condition` until it holds or `timeout` passes (then throws with `what`).
