@@ -131,6 +131,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZhifaReview",
+            dependencies: [
+                "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZhifaTerminal",
             dependencies: [
                 "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
@@ -166,6 +179,7 @@ let package = Package(
                 "ZhifaDomain",
                 "ZhifaRuntime",
                 "ZhifaIngest",
+                "ZhifaReview",
                 "ZhifaTerminal",
                 "ZhifaBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,17 +3,19 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ZhifaIngest
+import ZhifaReview
 import ZhifaRuntime
 
 /// The services `zhifa up` and the single-service commands run.
 enum ServiceCatalog {
-    static let all = ["ingest"]
+    static let all = ["ingest", "review"]
 
     /// Builds one service's runnables.
-    static func make(_ name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    static func make(_ name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let context = ServiceContext(name: name, config: config, bootstrap: bootstrap, dataDirectory: dataDirectory)
         switch name {
         case "ingest": return try IngestService.make(context: context)
+        case "review": return try await ReviewService.make(context: context)
         default: throw ValidationError("unknown service \(name)")
         }
     }
@@ -26,7 +28,7 @@ enum ServiceCatalog {
         for n in names {
             let context = ServiceContext(name: n, config: config, bootstrap: bootstrap, dataDirectory: dataDir)
             try await context.ensureTopics()
-            services += try make(n, config: config, bootstrap: bootstrap, dataDirectory: dataDir)
+            services += try await make(n, config: config, bootstrap: bootstrap, dataDirectory: dataDir)
         }
         try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
     }
@@ -38,4 +40,27 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest", abstract: "Run the HTTP ingest for terminals (authenticated, durable outbox, relayed to Kafka).")
     @OptionGroup var common: CommonOptions
     func run() async throws { try await ServiceCatalog.run(["ingest"], common: common) }
+}
+
+/// `zhifa review`: the legal review service, and `zhifa review token`.
+struct ReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review", abstract: "The legal review service (法制审核): automated checks, reviewer task queue and API.",
+        subcommands: [ReviewRunCommand.self, ReviewTokenCommand.self], defaultSubcommand: ReviewRunCommand.self)
+}
+
+struct ReviewRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the review service (the default).")
+    @OptionGroup var common: CommonOptions
+    func run() async throws { try await ServiceCatalog.run(["review"], common: common) }
+}
+
+struct ReviewTokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "token", abstract: "Print a bearer token for a registered reviewer (for operators).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Reviewer id from reviewers.yaml.") var reviewer: String
+    func run() async throws {
+        let (config, _) = try common.load()
+        emit(try await ReviewService.token(config: config, reviewerId: reviewer))
+    }
 }

@@ -25,7 +25,7 @@ struct UpCommand: AsyncParsableCommand {
         try broker.announce()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
         for name in ServiceCatalog.all {
-            services += try ServiceCatalog.make(name, config: config, bootstrap: broker.cluster.bootstrapServers, dataDirectory: dataDir)
+            services += try await ServiceCatalog.make(name, config: config, bootstrap: broker.cluster.bootstrapServers, dataDirectory: dataDir)
         }
         if demo {
             guard config.http.ingestPort != 0 else { throw ValidationError("--demo needs a fixed ingest port (http.ports.ingest)") }

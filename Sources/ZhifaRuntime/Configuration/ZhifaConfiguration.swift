@@ -1,4 +1,5 @@
 import Foundation
+import ZhifaDomain
 import ZhifaKafka
 
 /// Kafka connection and client tuning.
@@ -147,6 +148,18 @@ public struct SimulatorSettings: Sendable {
     public var personalDataInFactsShare: Double
 }
 
+/// The review service's settings.
+public struct ReviewSettings: Sendable {
+    public var reviewersFile: URL
+    public var storeFile: String
+    public var jwtSecret: String
+    public var tokenHours: Int
+    public var leaseSeconds: Int
+    public var deadlineWorkingDays: Int
+    public var dueSoonWorkingDays: Int
+    public var rules: ReviewRules
+}
+
 /// Everything in `config/zhifa.yaml`, validated.
 public struct ZhifaConfiguration: Sendable {
     /// The file it came from.
@@ -161,6 +174,7 @@ public struct ZhifaConfiguration: Sendable {
     /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String
     public var ingest: IngestSettings
+    public var review: ReviewSettings
     public var rules: RulesSettings
     public var simulator: SimulatorSettings
 
@@ -218,6 +232,37 @@ public struct ZhifaConfiguration: Sendable {
             resendAfterSeconds: try s.int("ingest.outbox.resendAfterSeconds", in: 1...86_400),
             retryAfterSeconds: try s.int("ingest.outbox.retryAfterSeconds", in: 1...3_600),
             dedupeDays: try s.int("ingest.outbox.dedupeDays", in: 1...3_650))
+        var rr = ReviewRules()
+        rr.largeAmountNaturalPersonFen = Int64(try s.int("review.thresholds.largeAmountNaturalPersonFen", in: 0...Int(Int32.max)))
+        rr.largeAmountOrganisationFen = Int64(try s.int("review.thresholds.largeAmountOrganisationFen", in: 0...Int(Int32.max)))
+        rr.simpleMaxFineNaturalPersonFen = Int64(try s.int("review.thresholds.simpleMaxFineNaturalPersonFen", in: 0...Int(Int32.max)))
+        rr.simpleMaxFineOrganisationFen = Int64(try s.int("review.thresholds.simpleMaxFineOrganisationFen", in: 0...Int(Int32.max)))
+        rr.timeBarYears = try s.int("review.thresholds.timeBarYears", in: 1...50)
+        rr.timeBarYearsHealthFinance = try s.int("review.thresholds.timeBarYearsHealthFinance", in: 1...50)
+        rr.decisionDays = try s.int("review.thresholds.decisionDays", in: 1...3_650)
+        rr.hearingRequestWorkingDays = try s.int("review.thresholds.hearingRequestWorkingDays", in: 1...365)
+        rr.hearingNoticeDays = try s.int("review.thresholds.hearingNoticeDays", in: 0...365)
+        rr.avGapToleranceSeconds = Double(try s.int("review.thresholds.avGapToleranceSeconds", in: 0...3_600))
+        rr.clockOffsetToleranceMs = Int64(try s.int("review.thresholds.clockOffsetToleranceMs", in: 0...86_400_000))
+        rr.emergencyReportHours = Double(try s.int("review.thresholds.emergencyReportHours", in: 1...720))
+        rr.minimumOfficers = try s.int("review.thresholds.minimumOfficers", in: 1...10)
+        func kinds<T: RawRepresentable>(_ key: String, _: T.Type) throws -> Set<T> where T.RawValue == String {
+            Set(try s.stringList(key).map { v in
+                guard let k = T(rawValue: v) else { throw ConfigError(file: s.file, key: key, problem: "'\(v)' is not a known value") }
+                return k
+            })
+        }
+        rr.mandatoryAVActions = try kinds("review.mandatoryAVActions", ActionType.self)
+        rr.coerciveActions = try kinds("review.coerciveActions", ActionType.self)
+        rr.majorPenaltyKinds = try kinds("review.majorPenaltyKinds", PenaltyKind.self)
+        rr.hearingEligibleKinds = try kinds("review.hearingEligibleKinds", PenaltyKind.self)
+        let secret = try s.string("review.jwtSecret", allowEmpty: false)
+        guard secret.count >= 16 else { throw ConfigError(file: s.file, key: "review.jwtSecret", problem: "must be at least 16 characters") }
+        review = ReviewSettings(
+            reviewersFile: try s.path("review.reviewersFile"), storeFile: try s.string("review.storeFile", allowEmpty: false),
+            jwtSecret: secret, tokenHours: try s.int("review.tokenHours", in: 1...720), leaseSeconds: try s.int("review.leaseSeconds", in: 1...86_400),
+            deadlineWorkingDays: try s.int("review.deadlineWorkingDays", in: 1...365), dueSoonWorkingDays: try s.int("review.dueSoonWorkingDays", in: 0...365),
+            rules: rr)
         rules = RulesSettings(
             agenciesFile: try s.path("rules.agenciesFile"), mattersFile: try s.path("rules.mattersFile"),
             officersFile: try s.path("rules.officersFile"), townFile: try s.path("rules.townFile"),

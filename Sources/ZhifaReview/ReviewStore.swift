@@ -1,0 +1,273 @@
+import Foundation
+import GRDB
+import ZhifaDomain
+import ZhifaKafka
+import ZhifaRuntime
+
+/// Why a queue operation was refused.
+public enum TaskQueueError: Error, Sendable, Equatable {
+    case notFound
+    case notClaimedByYou
+    case leaseExpired
+    case alreadyDecided
+}
+
+/// The review service's storage. SQLite by default; another database implements this protocol.
+public protocol ReviewStore: Sendable {
+    /// The outputs recorded for an event already processed, or nil if it is new.
+    func outputs(forEvent id: String) async throws -> [KafkaRecord]?
+    /// The structured-mode JSON of every stored event of a case.
+    func caseEvents(_ caseId: String) async throws -> [[UInt8]]
+    /// The segment recorded just before `segment` on its device, among those stored.
+    func predecessor(of segment: AVSegmentRegistered) async throws -> DevicePredecessor
+    func decision(caseId: String, decisionId: String) async throws -> DecisionRecord?
+    func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask]
+    func hasApproval(caseId: String, decisionId: String) async throws -> Bool
+    /// Stores one processed event's effects atomically (durable on return).
+    func commit(_ step: ProcessingStep) async throws
+
+    func listTasks(agencyId: String, now: Date) async throws -> [ReviewTask]
+    func task(_ id: String) async throws -> ReviewTask?
+    func claimOldest(agencyId: String, reviewerId: String, recuseOfficer: String?, now: Date, lease: TimeInterval) async throws -> ReviewTask?
+    func renew(taskId: String, reviewerId: String, now: Date, lease: TimeInterval) async throws -> ReviewTask
+    /// Records an opinion (the task must be claimed by the reviewer) and queues its events.
+    func recordOpinion(_ opinion: ReviewOpinion, now: Date, events: @Sendable (ReviewTask) throws -> [KafkaRecord]) async throws -> ReviewTask
+    func opinions(caseId: String) async throws -> [ReviewOpinion]
+    /// Decisions that are not major yet failed a check (the agency's attention list).
+    func attention(agencyId: String) async throws -> [DecisionRecord]
+
+    /// Queued events not yet acknowledged by Kafka.
+    func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)]
+    func markPublished(_ ids: [Int64]) async throws
+    func close() async
+}
+
+/// The SQLite review store (WAL, fsync on commit, processing steps group-committed).
+public final class SQLiteReviewStore: ReviewStore {
+    let pool: DatabasePool
+    let writer: GroupCommitWriter
+
+    public init(path: String) throws {
+        pool = try SQLiteStore.open(path)
+        try pool.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS events (
+                    event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, type TEXT NOT NULL, time REAL NOT NULL, structured BLOB NOT NULL);
+                CREATE INDEX IF NOT EXISTS events_case ON events (case_id);
+                CREATE TABLE IF NOT EXISTS outputs (event_id TEXT NOT NULL, n INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (event_id, n));
+                CREATE TABLE IF NOT EXISTS segments (
+                    segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL);
+                CREATE INDEX IF NOT EXISTS segments_device ON segments (device_id, started);
+                CREATE TABLE IF NOT EXISTS decisions (
+                    case_id TEXT NOT NULL, decision_id TEXT NOT NULL, agency_id TEXT NOT NULL, major INTEGER NOT NULL,
+                    findings_hash TEXT NOT NULL, cleared INTEGER NOT NULL, violation INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (case_id, decision_id));
+                CREATE TABLE IF NOT EXISTS tasks (
+                    task_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, case_id TEXT NOT NULL, decision_id TEXT NOT NULL, agency_id TEXT NOT NULL,
+                    state TEXT NOT NULL, draft_event_id TEXT NOT NULL, created_at REAL NOT NULL, due_date TEXT NOT NULL, due_provisional INTEGER NOT NULL,
+                    claimed_by TEXT, lease_until REAL, previous_task_id TEXT, investigators TEXT NOT NULL, opinion_id TEXT);
+                CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (agency_id, state, created_at, seq);
+                CREATE INDEX IF NOT EXISTS tasks_decision ON tasks (case_id, decision_id);
+                CREATE TABLE IF NOT EXISTS opinions (
+                    opinion_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, case_id TEXT NOT NULL, decision_id TEXT NOT NULL,
+                    reviewer_id TEXT NOT NULL, opinion TEXT NOT NULL, reasons TEXT, at REAL NOT NULL);
+                CREATE INDEX IF NOT EXISTS opinions_decision ON opinions (case_id, decision_id);
+                CREATE TABLE IF NOT EXISTS publications (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
+                """)
+        }
+        writer = GroupCommitWriter(pool: pool)
+    }
+
+    static let coder = (JSONEncoder(), JSONDecoder())
+
+    static func encode(_ r: KafkaRecord) throws -> String { String(decoding: try JSONEncoder().encode(StoredRecord(r)), as: UTF8.self) }
+    static func decode(_ s: String) throws -> KafkaRecord { try JSONDecoder().decode(StoredRecord.self, from: Data(s.utf8)).record }
+
+    public func outputs(forEvent id: String) async throws -> [KafkaRecord]? {
+        try await pool.read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM events WHERE event_id = ?", arguments: [id]) == true else { return nil }
+            return try String.fetchAll(db, sql: "SELECT record FROM outputs WHERE event_id = ? ORDER BY n", arguments: [id]).map(Self.decode)
+        }
+    }
+
+    public func caseEvents(_ caseId: String) async throws -> [[UInt8]] {
+        try await pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT structured FROM events WHERE case_id = ?", arguments: [caseId]).map { Array($0) }
+        }
+    }
+
+    public func predecessor(of s: AVSegmentRegistered) async throws -> DevicePredecessor {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT segment_id, sha256, ended FROM segments
+                WHERE device_id = ? AND segment_id != ? AND (started < ? OR (started = ? AND segment_id < ?))
+                ORDER BY started DESC, segment_id DESC LIMIT 1
+                """, arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
+            guard let row else { return .none }
+            return .known(segmentId: row["segment_id"], sha256: row["sha256"], endedAt: Date(timeIntervalSince1970: row["ended"]))
+        }
+    }
+
+    public func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM decisions WHERE case_id = ? AND decision_id = ?", arguments: [caseId, decisionId]).map(Self.decisionRecord)
+        }
+    }
+
+    static func decisionRecord(_ r: Row) -> DecisionRecord {
+        DecisionRecord(caseId: r["case_id"], decisionId: r["decision_id"], agencyId: r["agency_id"], major: r["major"],
+                       findingsHash: r["findings_hash"], cleared: r["cleared"], violation: r["violation"])
+    }
+
+    public func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE case_id = ? AND decision_id = ? ORDER BY seq", arguments: [caseId, decisionId]).map(Self.task)
+        }
+    }
+
+    public func hasApproval(caseId: String, decisionId: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM opinions WHERE case_id = ? AND decision_id = ? AND opinion = 'approve'", arguments: [caseId, decisionId]) == true
+        }
+    }
+
+    static func task(_ r: Row) -> ReviewTask {
+        ReviewTask(
+            taskId: r["task_id"], caseId: r["case_id"], decisionId: r["decision_id"], agencyId: r["agency_id"],
+            state: ReviewTaskState(rawValue: r["state"]) ?? .open, draftEventId: r["draft_event_id"],
+            createdAt: Date(timeIntervalSince1970: r["created_at"]), dueDate: CalendarDay(r["due_date"] as String) ?? CalendarDay(year: 1970, month: 1, day: 1),
+            dueProvisional: r["due_provisional"], claimedBy: r["claimed_by"], leaseUntil: (r["lease_until"] as Double?).map { Date(timeIntervalSince1970: $0) },
+            previousTaskId: r["previous_task_id"], investigators: (r["investigators"] as String).split(separator: ",").map(String.init),
+            opinionId: r["opinion_id"])
+    }
+
+    static func save(_ t: ReviewTask, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO tasks (task_id, seq, case_id, decision_id, agency_id, state, draft_event_id, created_at, due_date, due_provisional,
+                               claimed_by, lease_until, previous_task_id, investigators, opinion_id)
+            VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, draft_event_id = excluded.draft_event_id, claimed_by = excluded.claimed_by,
+                lease_until = excluded.lease_until, investigators = excluded.investigators, opinion_id = excluded.opinion_id
+            """, arguments: [t.taskId, t.caseId, t.decisionId, t.agencyId, t.state.rawValue, t.draftEventId, t.createdAt.timeIntervalSince1970,
+                             t.dueDate.description, t.dueProvisional, t.claimedBy, t.leaseUntil?.timeIntervalSince1970, t.previousTaskId,
+                             t.investigators.joined(separator: ","), t.opinionId])
+    }
+
+    public func commit(_ step: ProcessingStep) async throws {
+        let outputs = try step.outputs.map(Self.encode)
+        try await writer.write { db in
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO events (event_id, case_id, type, time, structured) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [step.eventId, step.caseId, step.type, step.time.timeIntervalSince1970, Data(step.structured)])
+            if db.changesCount == 0 { return }  // processed meanwhile: keep the first outputs
+            for (n, o) in outputs.enumerated() {
+                try db.cachedStatement(sql: "INSERT INTO outputs (event_id, n, record) VALUES (?, ?, ?)").execute(arguments: [step.eventId, n, o])
+            }
+            if let s = step.segment {
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO segments (segment_id, device_id, started, ended, sha256) VALUES (?, ?, ?, ?, ?)")
+                    .execute(arguments: [s.segmentId, s.deviceId, s.startedAt.date.timeIntervalSince1970, s.endedAt.date.timeIntervalSince1970, s.sha256])
+            }
+            for d in step.decisions {
+                try db.cachedStatement(sql: """
+                    INSERT OR REPLACE INTO decisions (case_id, decision_id, agency_id, major, findings_hash, cleared, violation, failed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [d.caseId, d.decisionId, d.agencyId, d.major, d.findingsHash, d.cleared, d.violation, d.findingsHash.hasPrefix("F")])
+            }
+            for t in step.newTasks + step.updatedTasks { try Self.save(t, db) }
+            try db.cachedStatement(sql: "UPDATE tasks SET investigators = ? WHERE case_id = ?").execute(arguments: [step.investigators.joined(separator: ","), step.caseId])
+        }
+    }
+
+    public func listTasks(agencyId: String, now: Date) async throws -> [ReviewTask] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE agency_id = ? ORDER BY created_at, seq", arguments: [agencyId]).map(Self.task)
+        }
+    }
+
+    public func task(_ id: String) async throws -> ReviewTask? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE task_id = ?", arguments: [id]).map(Self.task) }
+    }
+
+    public func claimOldest(agencyId: String, reviewerId: String, recuseOfficer: String?, now: Date, lease: TimeInterval) async throws -> ReviewTask? {
+        try await pool.write { db in
+            let candidates = try Row.fetchAll(db, sql: """
+                SELECT * FROM tasks WHERE agency_id = ? AND (state = 'open' OR (state = 'claimed' AND lease_until < ?))
+                ORDER BY created_at, seq
+                """, arguments: [agencyId, now.timeIntervalSince1970]).map(Self.task)
+            guard var t = candidates.first(where: { c in recuseOfficer.map { !c.investigators.contains($0) } ?? true }) else { return nil }
+            t.state = .claimed
+            t.claimedBy = reviewerId
+            t.leaseUntil = now.addingTimeInterval(lease)
+            try Self.save(t, db)
+            return t
+        }
+    }
+
+    public func renew(taskId: String, reviewerId: String, now: Date, lease: TimeInterval) async throws -> ReviewTask {
+        let result: Result<ReviewTask, TaskQueueError> = try await pool.write { db in
+            guard var t = try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE task_id = ?", arguments: [taskId]).map(Self.task) else { return .failure(.notFound) }
+            guard t.state == .claimed else { return .failure(t.state == .approved || t.state == .returned ? .alreadyDecided : .notClaimedByYou) }
+            guard t.claimedBy == reviewerId else { return .failure(t.leaseExpired(at: now) ? .leaseExpired : .notClaimedByYou) }
+            t.leaseUntil = now.addingTimeInterval(lease)
+            try Self.save(t, db)
+            return .success(t)
+        }
+        return try result.get()
+    }
+
+    public func recordOpinion(_ o: ReviewOpinion, now: Date, events: @Sendable (ReviewTask) throws -> [KafkaRecord]) async throws -> ReviewTask {
+        let result: Result<ReviewTask, TaskQueueError> = try await pool.write { db in
+            guard var t = try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE task_id = ?", arguments: [o.taskId]).map(Self.task) else { return .failure(.notFound) }
+            if t.state == .approved || t.state == .returned || t.state == .superseded { return .failure(.alreadyDecided) }
+            guard t.state == .claimed, t.claimedBy == o.reviewerId else { return .failure(.notClaimedByYou) }
+            guard !t.leaseExpired(at: now) else { return .failure(.leaseExpired) }
+            t.state = o.opinion == .approve ? .approved : .returned
+            t.opinionId = o.opinionId
+            t.leaseUntil = nil
+            try Self.save(t, db)
+            try db.execute(sql: """
+                INSERT INTO opinions (opinion_id, task_id, case_id, decision_id, reviewer_id, opinion, reasons, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [o.opinionId, o.taskId, o.caseId, o.decisionId, o.reviewerId, o.opinion.rawValue, o.reasons, o.at.timeIntervalSince1970])
+            for r in try events(t) {
+                try db.execute(sql: "INSERT INTO publications (record) VALUES (?)", arguments: [try Self.encode(r)])
+            }
+            return .success(t)
+        }
+        return try result.get()
+    }
+
+    public func opinions(caseId: String) async throws -> [ReviewOpinion] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM opinions WHERE case_id = ? ORDER BY at", arguments: [caseId]).map { r in
+                ReviewOpinion(opinionId: r["opinion_id"], taskId: r["task_id"], caseId: r["case_id"], decisionId: r["decision_id"],
+                              reviewerId: r["reviewer_id"], opinion: ReviewOpinionKind(rawValue: r["opinion"]) ?? .return, reasons: r["reasons"],
+                              at: Date(timeIntervalSince1970: r["at"]))
+            }
+        }
+    }
+
+    public func attention(agencyId: String) async throws -> [DecisionRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM decisions WHERE agency_id = ? AND major = 0 AND failed = 1 ORDER BY case_id", arguments: [agencyId]).map(Self.decisionRecord)
+        }
+    }
+
+    public func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, record FROM publications WHERE sent = 0 ORDER BY id LIMIT ?", arguments: [limit]).map { r in
+                (r["id"], try Self.decode(r["record"]))
+            }
+        }
+    }
+
+    public func markPublished(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE publications SET sent = 1 WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
+        }
+    }
+
+    public func close() async {
+        await writer.close()
+        try? pool.close()
+    }
+}
