@@ -72,7 +72,11 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["ZhifaKafka", "ZhifaRuntime", "ZhifaTerminal", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ZhifaKafka", "ZhifaRuntime", "ZhifaTerminal", "ZhifaDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: strict
         ),

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium kcat sqlite3)
+  packages+=(chromium chromium-driver kcat sqlite3)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -17,6 +17,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ "${1:-}" = "--test" ]; then
-  python3 -c "import jsonschema, feedparser, rfc3339_validator" 2>/dev/null || python3 -m pip install -q jsonschema feedparser rfc3339-validator >&2
+  python3 -c "import jsonschema, feedparser, rfc3339_validator, selenium" 2>/dev/null || python3 -m pip install -q jsonschema feedparser rfc3339-validator selenium >&2
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }
