@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium chromium-driver kcat sqlite3)
+  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3)
 fi
 missing=()
 for p in "${packages[@]}"; do

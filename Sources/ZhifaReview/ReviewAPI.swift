@@ -244,9 +244,9 @@ enum CaseView {
                 "avMandatory": rules.mandatoryAVActions.contains(a.actionType),
                 "av": [
                     "complete": cov.complete,
-                    "segments": cov.spans.map { ["segmentId": $0.segmentId, "deviceId": $0.deviceId, "from": ChinaTime.format($0.start), "to": ChinaTime.format($0.end)] },
+                    "segments": cov.spans.map { ["segmentId": $0.segmentId, "deviceId": $0.deviceId, "from": ChinaTime.formatRounded($0.start), "to": ChinaTime.formatRounded($0.end)] },
                     "gaps": cov.gaps.map { g -> [String: Any] in
-                        ["from": ChinaTime.format(g.from), "to": ChinaTime.format(g.to), "seconds": Int(g.seconds.rounded()), "reason": g.reason ?? "", "explained": !g.unexplained]
+                        ["from": ChinaTime.formatRounded(g.from), "to": ChinaTime.formatRounded(g.to), "seconds": Int(g.seconds.rounded()), "reason": g.reason ?? "", "explained": !g.unexplained]
                     },
                 ] as [String: Any],
             ]

@@ -65,6 +65,11 @@ public enum ChinaTime {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d+08:00", y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
     }
 
+    /// `format` of the instant rounded to the nearest second.
+    public static func formatRounded(_ date: Date) -> String {
+        format(Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded()))
+    }
+
     /// Midnight CST at the start of a calendar day.
     public static func startOfDay(_ day: CalendarDay) -> Date {
         Date(timeIntervalSince1970: Double(day.daysSinceEpoch * 86_400 - offset))
