@@ -108,6 +108,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaReviewTests",
+            dependencies: ["ZhifaReview", "ZhifaDomain", "ZhifaRuntime", "ZhifaKafka", "TestSupport",
+                           .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaEndToEndTests",
             dependencies: [
                 "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime", "ZhifaTerminal", "TestSupport",
