@@ -166,7 +166,8 @@ let package = Package(
         .target(
             name: "ZhifaBench",
             dependencies: [
-                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal",
+                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal", "ZhifaReview",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

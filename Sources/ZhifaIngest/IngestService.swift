@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Prometheus
 import ServiceLifecycle
 import ZhifaKafka
 import ZhifaRuntime
@@ -26,7 +27,7 @@ public enum IngestService {
             return .ok
         }
         context.health.register("kafka") { await probe.check() }
-        let unreleased = context.metrics.makeGauge(name: "zhifa_outbox_unreleased", help: "Accepted events not yet released from the outbox")
+        let unreleased = context.metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", metricName: "outbox", unitName: "unreleased", helpText: "Accepted events not yet released from the outbox"))
         let routes = IngestRoutes(settings: settings, devices: devices, outbox: outbox, metricsFactory: context.metricsFactory, logger: context.logger)
         let http = ServiceHTTPServer.make(
             context: context, port: context.config.http.ingestPort, maxUploadBytes: settings.maxBatchBytes,

@@ -22,6 +22,7 @@ public struct ReviewProcessor: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     let metrics: ReviewMetrics
+    let cache: CaseCache
 
     public init(store: any ReviewStore, book: RulesBook, calendar: WorkingDayCalendar, settings: ReviewSettings, topic: String,
                 group: String, metricsFactory: any MetricsFactory, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
@@ -34,6 +35,7 @@ public struct ReviewProcessor: Sendable {
         self.logger = logger
         self.now = now
         self.metrics = ReviewMetrics(factory: metricsFactory)
+        self.cache = CaseCache(capacity: 20_000)
     }
 
     /// The worker's handler.
@@ -41,14 +43,25 @@ public struct ReviewProcessor: Sendable {
         let (cloudEvent, event) = try contract.decode(message)
         if let recorded = try await store.outputs(forEvent: event.id) { return recorded }
         let structured = StructuredCloudEvent.serialize(cloudEvent)
-        var events = try await store.caseEvents(event.caseId).compactMap { bytes -> EnforcementEvent? in
-            guard let ce = try? StructuredCloudEvent.parse(bytes) else { return nil }
-            return try? EnforcementEvent.decode(ce)
+        var events: [EnforcementEvent]
+        if let cached = cache.events(event.caseId) {
+            events = cached
+        } else {
+            events = try await store.caseEvents(event.caseId).compactMap { bytes -> EnforcementEvent? in
+                guard let ce = try? StructuredCloudEvent.parse(bytes) else { return nil }
+                return try? EnforcementEvent.decode(ce)
+            }
         }
         events.append(event)
         let state = CaseState.fold(caseId: event.caseId, events: events)
+        if case .avSegmentRegistered(let s) = event.payload { cache.forget(device: s.deviceId) }
         var predecessors: [String: DevicePredecessor] = [:]
-        for s in state.segments { predecessors[s.value.segmentId] = try await store.predecessor(of: s.value) }
+        for s in state.segments {
+            if let p = cache.predecessor(s.value.segmentId) { predecessors[s.value.segmentId] = p; continue }
+            let p = try await store.predecessor(of: s.value)
+            predecessors[s.value.segmentId] = p
+            cache.remember(s.value, p)
+        }
         let preds = predecessors
 
         var step = ProcessingStep(
@@ -72,6 +85,8 @@ public struct ReviewProcessor: Sendable {
             try await evaluate(review, state: state, event: event, prompted: prompted, step: &step)
         }
         try await store.commit(step)
+        cache.store(event.caseId, events: events)
+        if case .avSegmentRegistered(let s) = event.payload { cache.forget(device: s.deviceId) }  // neighbours see it now
         metrics.processed.increment()
         return step.outputs
     }
@@ -178,10 +193,9 @@ public struct ReviewProcessor: Sendable {
 
     /// A digest of the findings; "F-" when a check failed.
     static func hash(_ findings: [Finding]) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        let data = (try? e.encode(findings)) ?? Data()
-        let digest = SHA256.hash(data: data).prefix(12).map { String(format: "%02x", $0) }.joined()
+        var text = ""
+        for f in findings { text += "\(f.checkId)\u{1}\(f.result.rawValue)\u{1}\(f.reasonEn)\u{1}\(f.eventIds.joined(separator: ","))\u{2}" }
+        let digest = SHA256.hash(data: Array(text.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
         return (findings.contains { $0.result == .fail } ? "F-" : "P-") + digest
     }
 }

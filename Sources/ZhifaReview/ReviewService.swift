@@ -39,14 +39,15 @@ public enum ReviewService {
         let producer = try context.makeProducer()
         let processor = ReviewProcessor(store: store, book: book, calendar: calendar, settings: config.review, topic: config.topics.review,
                                         group: config.groups.review, metricsFactory: context.metricsFactory, logger: context.logger)
-        let worker = context.makeWorker(group: config.groups.review, topics: [config.topics.events], producer: producer, handler: processor.handle)
+        let worker = context.makeWorker(group: config.groups.review, topics: [config.topics.events], producer: producer,
+                                        concurrency: config.review.workerConcurrency, handler: processor.handle)
         let published = WakeSignal()
         let publisher = ReviewPublisher(store: store, producer: producer, signal: published, logger: context.logger)
         let tokens = await BearerTokens.make(secret: config.review.jwtSecret)
         let api = ReviewAPI(store: store, tokens: tokens, reviewers: reviewers, book: book, calendar: calendar, settings: config.review,
                             topic: config.topics.review, published: published, logger: context.logger)
-        let overdue = context.metrics.makeGauge(name: "zhifa_review_tasks_overdue", help: "Review tasks past their due date")
-        let open = context.metrics.makeGauge(name: "zhifa_review_tasks_open", help: "Review tasks waiting for a reviewer")
+        let overdue = context.metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", metricName: "review_tasks", unitName: "overdue", helpText: "Review tasks past their due date"))
+        let open = context.metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", metricName: "review_tasks", unitName: "open", helpText: "Review tasks waiting for a reviewer"))
         let queueWatch = QueueWatch(store: store, agencies: Array(book.agencies.keys), overdue: overdue, open: open, logger: context.logger)
         let missingYears = (Set([ChinaTime.day(of: Date()).year, ChinaTime.day(of: Date()).year + 1]).filter { !calendar.knows(year: $0) }).sorted()
         context.health.register("calendar") {

@@ -54,7 +54,9 @@ public final class SQLiteReviewStore: ReviewStore {
                 CREATE TABLE IF NOT EXISTS events (
                     event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, type TEXT NOT NULL, time REAL NOT NULL, structured BLOB NOT NULL);
                 CREATE INDEX IF NOT EXISTS events_case ON events (case_id);
-                CREATE TABLE IF NOT EXISTS outputs (event_id TEXT NOT NULL, n INTEGER NOT NULL, record TEXT NOT NULL, PRIMARY KEY (event_id, n));
+                CREATE TABLE IF NOT EXISTS outputs (
+                    event_id TEXT NOT NULL, n INTEGER NOT NULL, topic TEXT NOT NULL, key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL,
+                    PRIMARY KEY (event_id, n));
                 CREATE TABLE IF NOT EXISTS segments (
                     segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL);
                 CREATE INDEX IF NOT EXISTS segments_device ON segments (device_id, started);
@@ -72,21 +74,36 @@ public final class SQLiteReviewStore: ReviewStore {
                     opinion_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, case_id TEXT NOT NULL, decision_id TEXT NOT NULL,
                     reviewer_id TEXT NOT NULL, opinion TEXT NOT NULL, reasons TEXT, at REAL NOT NULL);
                 CREATE INDEX IF NOT EXISTS opinions_decision ON opinions (case_id, decision_id);
-                CREATE TABLE IF NOT EXISTS publications (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
+                CREATE TABLE IF NOT EXISTS publications (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
                 """)
         }
         writer = GroupCommitWriter(pool: pool)
     }
 
-    static let coder = (JSONEncoder(), JSONDecoder())
+    /// Headers as compact text: one `name<TAB>value` per line (names and values never hold tabs or newlines).
+    static func headersText(_ h: [KafkaHeader]) -> String { h.map { "\($0.name)\t\($0.text ?? "")" }.joined(separator: "\n") }
 
-    static func encode(_ r: KafkaRecord) throws -> String { String(decoding: try JSONEncoder().encode(StoredRecord(r)), as: UTF8.self) }
-    static func decode(_ s: String) throws -> KafkaRecord { try JSONDecoder().decode(StoredRecord.self, from: Data(s.utf8)).record }
+    static func headers(_ text: String) -> [KafkaHeader] {
+        text.split(separator: "\n").map { line in
+            let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            return KafkaHeader(String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+        }
+    }
+
+    static func arguments(_ r: KafkaRecord) -> [any DatabaseValueConvertible & Sendable] {
+        [r.topic, r.key.map { String(decoding: $0, as: UTF8.self) } ?? "", Data(r.value ?? []), headersText(r.headers)]
+    }
+
+    static func record(_ row: Row) -> KafkaRecord {
+        let key: String = row["key"]
+        return KafkaRecord(topic: row["topic"], key: key.isEmpty ? nil : key, value: Array((row["value"] as Data?) ?? Data()), headers: headers(row["headers"]))
+    }
 
     public func outputs(forEvent id: String) async throws -> [KafkaRecord]? {
         try await pool.read { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM events WHERE event_id = ?", arguments: [id]) == true else { return nil }
-            return try String.fetchAll(db, sql: "SELECT record FROM outputs WHERE event_id = ? ORDER BY n", arguments: [id]).map(Self.decode)
+            return try Row.fetchAll(db, sql: "SELECT topic, key, value, headers FROM outputs WHERE event_id = ? ORDER BY n", arguments: [id]).map(Self.record)
         }
     }
 
@@ -154,13 +171,14 @@ public final class SQLiteReviewStore: ReviewStore {
     }
 
     public func commit(_ step: ProcessingStep) async throws {
-        let outputs = try step.outputs.map(Self.encode)
+        let outputs = step.outputs.map(Self.arguments)
         try await writer.write { db in
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO events (event_id, case_id, type, time, structured) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [step.eventId, step.caseId, step.type, step.time.timeIntervalSince1970, Data(step.structured)])
             if db.changesCount == 0 { return }  // processed meanwhile: keep the first outputs
             for (n, o) in outputs.enumerated() {
-                try db.cachedStatement(sql: "INSERT INTO outputs (event_id, n, record) VALUES (?, ?, ?)").execute(arguments: [step.eventId, n, o])
+                try db.cachedStatement(sql: "INSERT INTO outputs (event_id, n, topic, key, value, headers) VALUES (?, ?, ?, ?, ?, ?)")
+                    .execute(arguments: StatementArguments([step.eventId, n] + o))
             }
             if let s = step.segment {
                 try db.cachedStatement(sql: "INSERT OR REPLACE INTO segments (segment_id, device_id, started, ended, sha256) VALUES (?, ?, ?, ?, ?)")
@@ -228,7 +246,7 @@ public final class SQLiteReviewStore: ReviewStore {
                 INSERT INTO opinions (opinion_id, task_id, case_id, decision_id, reviewer_id, opinion, reasons, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [o.opinionId, o.taskId, o.caseId, o.decisionId, o.reviewerId, o.opinion.rawValue, o.reasons, o.at.timeIntervalSince1970])
             for r in try events(t) {
-                try db.execute(sql: "INSERT INTO publications (record) VALUES (?)", arguments: [try Self.encode(r)])
+                try db.execute(sql: "INSERT INTO publications (topic, key, value, headers) VALUES (?, ?, ?, ?)", arguments: StatementArguments(Self.arguments(r)))
             }
             return .success(t)
         }
@@ -253,8 +271,8 @@ public final class SQLiteReviewStore: ReviewStore {
 
     public func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, record FROM publications WHERE sent = 0 ORDER BY id LIMIT ?", arguments: [limit]).map { r in
-                (r["id"], try Self.decode(r["record"]))
+            try Row.fetchAll(db, sql: "SELECT id, topic, key, value, headers FROM publications WHERE sent = 0 ORDER BY id LIMIT ?", arguments: [limit]).map { r in
+                (r["id"], Self.record(r))
             }
         }
     }

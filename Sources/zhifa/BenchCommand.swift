@@ -7,7 +7,7 @@ import ZhifaRuntime
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks on the embedded broker (numbers, not tests).",
-        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self])
+        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self])
 }
 
 /// Options every benchmark shares for comparing with the C baseline in the same sitting.
@@ -86,5 +86,24 @@ struct BenchIngestCommand: AsyncParsableCommand {
             emit(b.raw)
             emit(String(format: "ratio batched/C produce: %.0f%% (target ≥ 25%%)", 100 * batched.eventsPerSecond / b.produceMsgsPerS))
         }
+    }
+}
+
+/// `zhifa bench review`.
+struct BenchReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review", abstract: "The simulator's mix through the review service: events/s, decisions checked/s, drafted→findings latency.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Events in the backlog.") var events = 15_000
+    @Option(help: "Events per second in the latency phase.") var rate = 200
+    @Flag(name: .customLong("no-relay"), help: "Skip the same-sitting relay measurement.") var noRelay = false
+
+    func run() async throws {
+        let (config, _) = try common.load()
+        let relay = noRelay ? 0 : try await ServiceBench.relayFigure(config) { emit("  (relay) " + $0) }
+        let r = try await ReviewBench.run(config: config, events: events, rate: rate) { emit($0) }
+        emit(String(format: "zhifa review_events_per_s=%.0f review_decisions_checked_per_s=%.0f drafted_to_findings_p50_ms=%.1f p99_ms=%.1f peak_rss_mb=%.0f relay_msgs_per_s=%.0f",
+                    r.eventsPerSecond, r.decisionsPerSecond, r.latencyP50Ms, r.latencyP99Ms, r.peakRSSMB, relay))
+        if relay > 0 { emit(String(format: "ratio review events/relay: %.0f%% (target ≥ 50%%)", 100 * r.eventsPerSecond / relay)) }
     }
 }

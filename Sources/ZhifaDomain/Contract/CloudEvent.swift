@@ -102,16 +102,21 @@ public enum StructuredCloudEvent {
 
     /// The structured-mode JSON of an event (its `data` inserted byte-exact).
     public static func serialize(_ event: CloudEvent) -> [UInt8] {
-        var attrs: [String: String] = [
-            "specversion": event.specversion, "id": event.id, "source": event.source, "type": event.type, "time": event.time,
-        ]
-        if let ct = event.dataContentType { attrs["datacontenttype"] = ct }
-        var head = (try? JSONSerialization.data(withJSONObject: attrs, options: [.sortedKeys, .withoutEscapingSlashes])).map { Array($0) } ?? Array("{}".utf8)
-        head.removeLast()  // "}"
-        head += Array(",\"data\":".utf8)
-        head += event.data
-        head.append(UInt8(ascii: "}"))
-        return head
+        var text = "{\"specversion\":"
+        JSONValue.writeString(event.specversion, to: &text)
+        for (k, v) in [("id", event.id), ("source", event.source), ("type", event.type), ("time", event.time)] {
+            text += ",\"\(k)\":"
+            JSONValue.writeString(v, to: &text)
+        }
+        if let ct = event.dataContentType {
+            text += ",\"datacontenttype\":"
+            JSONValue.writeString(ct, to: &text)
+        }
+        text += ",\"data\":"
+        var out = Array(text.utf8)
+        out += event.data
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     private static func event(from dict: [String: Any], dataBytes: [UInt8]?) throws(CloudEventFormatError) -> CloudEvent {

@@ -157,6 +157,8 @@ public struct ReviewSettings: Sendable {
     public var leaseSeconds: Int
     public var deadlineWorkingDays: Int
     public var dueSoonWorkingDays: Int
+    /// Handlers running at once (each waits for its store commit; more of them share each fsync).
+    public var workerConcurrency: Int
     public var rules: ReviewRules
 }
 
@@ -262,7 +264,7 @@ public struct ZhifaConfiguration: Sendable {
             reviewersFile: try s.path("review.reviewersFile"), storeFile: try s.string("review.storeFile", allowEmpty: false),
             jwtSecret: secret, tokenHours: try s.int("review.tokenHours", in: 1...720), leaseSeconds: try s.int("review.leaseSeconds", in: 1...86_400),
             deadlineWorkingDays: try s.int("review.deadlineWorkingDays", in: 1...365), dueSoonWorkingDays: try s.int("review.dueSoonWorkingDays", in: 0...365),
-            rules: rr)
+            workerConcurrency: try s.int("review.workerConcurrency", in: 1...1_024), rules: rr)
         rules = RulesSettings(
             agenciesFile: try s.path("rules.agenciesFile"), mattersFile: try s.path("rules.mattersFile"),
             officersFile: try s.path("rules.officersFile"), townFile: try s.path("rules.townFile"),

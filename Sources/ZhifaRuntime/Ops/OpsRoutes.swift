@@ -9,7 +9,7 @@ public enum OpsRoutes {
         to router: Router<Context>, health: HealthRegistry, metrics: PrometheusCollectorRegistry,
         beforeScrape: @escaping @Sendable () -> Void = {}
     ) {
-        let rss = metrics.makeGauge(name: "zhifa_process_resident_memory_bytes", help: "Resident set size of the process")
+        let rss = metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", metricName: "process_resident_memory", unitName: "bytes", helpText: "Resident set size of the process"))
         router.get("/healthz") { _, _ in
             JSONResponse.make(["status": "up"])
         }

@@ -45,9 +45,11 @@ public struct ServiceContext: Sendable {
     }
 
     /// A worker for `group` over `topics` (plus its retry topic), reporting into this context.
-    public func makeWorker(group: String, topics: [String], producer: KafkaProducer, handler: @escaping MessageHandler) -> KafkaWorker {
+    public func makeWorker(group: String, topics: [String], producer: KafkaProducer, concurrency: Int? = nil, handler: @escaping MessageHandler) -> KafkaWorker {
+        var settings = config.worker
+        if let concurrency { settings.concurrency = concurrency }
         let worker = KafkaWorker(
-            group: group, topics: topics, settings: config.worker,
+            group: group, topics: topics, settings: settings,
             consumer: config.consumerConfiguration(bootstrap: bootstrap, group: group, role: name),
             producer: producer, metricsFactory: metricsFactory, logger: logger, handler: handler)
         health.register("kafka-consumer:\(group)") {
