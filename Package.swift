@@ -154,6 +154,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZhifaPublicity",
+            dependencies: [
+                "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZhifaTerminal",
             dependencies: [
                 "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
@@ -191,6 +204,7 @@ let package = Package(
                 "ZhifaRuntime",
                 "ZhifaIngest",
                 "ZhifaReview",
+                "ZhifaPublicity",
                 "ZhifaTerminal",
                 "ZhifaBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,12 +3,13 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ZhifaIngest
+import ZhifaPublicity
 import ZhifaReview
 import ZhifaRuntime
 
 /// The services `zhifa up` and the single-service commands run.
 enum ServiceCatalog {
-    static let all = ["ingest", "review"]
+    static let all = ["ingest", "review", "publicity"]
 
     /// Builds one service's runnables.
     static func make(_ name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
@@ -16,6 +17,7 @@ enum ServiceCatalog {
         switch name {
         case "ingest": return try IngestService.make(context: context)
         case "review": return try await ReviewService.make(context: context)
+        case "publicity": return try await PublicityService.make(context: context)
         default: throw ValidationError("unknown service \(name)")
         }
     }
@@ -40,6 +42,14 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest", abstract: "Run the HTTP ingest for terminals (authenticated, durable outbox, relayed to Kafka).")
     @OptionGroup var common: CommonOptions
     func run() async throws { try await ServiceCatalog.run(["ingest"], common: common) }
+}
+
+/// `zhifa publicity`.
+struct PublicityCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publicity", abstract: "The public feed (行政执法公示): redacted decisions as JSON Feed, Atom, HTML and a live stream, on time, with withdrawals.")
+    @OptionGroup var common: CommonOptions
+    func run() async throws { try await ServiceCatalog.run(["publicity"], common: common) }
 }
 
 /// `zhifa review`: the legal review service, and `zhifa review token`.

@@ -162,6 +162,17 @@ public struct ReviewSettings: Sendable {
     public var rules: ReviewRules
 }
 
+/// The publicity service's settings.
+public struct PublicitySettings: Sendable {
+    public var storeFile: String
+    public var title: String
+    public var baseURL: String
+    public var pageSize: Int
+    public var feedItems: Int
+    public var calendarReloadSeconds: Int
+    public var rules: PublicityRules
+}
+
 /// Everything in `config/zhifa.yaml`, validated.
 public struct ZhifaConfiguration: Sendable {
     /// The file it came from.
@@ -177,6 +188,7 @@ public struct ZhifaConfiguration: Sendable {
     public var logLevel: String
     public var ingest: IngestSettings
     public var review: ReviewSettings
+    public var publicity: PublicitySettings
     public var rules: RulesSettings
     public var simulator: SimulatorSettings
 
@@ -265,6 +277,21 @@ public struct ZhifaConfiguration: Sendable {
             jwtSecret: secret, tokenHours: try s.int("review.tokenHours", in: 1...720), leaseSeconds: try s.int("review.leaseSeconds", in: 1...86_400),
             deadlineWorkingDays: try s.int("review.deadlineWorkingDays", in: 1...365), dueSoonWorkingDays: try s.int("review.dueSoonWorkingDays", in: 0...365),
             workerConcurrency: try s.int("review.workerConcurrency", in: 1...1_024), rules: rr)
+        var pr = PublicityRules()
+        pr.publishWarningOnly = try s.bool("publicity.publishWarningOnly")
+        pr.adultAge = try s.int("publicity.adultAge", in: 1...30)
+        pr.penaltyLicenceWorkingDays = try s.int("publicity.deadlineWorkingDays.penaltyAndLicence", in: 1...365)
+        pr.otherWorkingDays = try s.int("publicity.deadlineWorkingDays.other", in: 1...365)
+        pr.withdrawalWorkingDays = try s.int("publicity.withdrawalWorkingDays", in: 0...365)
+        pr.expiryDays = try s.int("publicity.expiryDays", in: 1...36_500)
+        pr.shortExpiryDays = try s.int("publicity.shortExpiryDays", in: 1...36_500)
+        pr.smallFineFen = Int64(try s.int("publicity.smallFineFen", in: 0...Int(Int32.max)))
+        pr.approachingWorkingDays = try s.int("publicity.approachingWorkingDays", in: 0...365)
+        publicity = PublicitySettings(
+            storeFile: try s.string("publicity.storeFile", allowEmpty: false), title: try s.string("publicity.title", allowEmpty: false),
+            baseURL: try s.string("publicity.baseURL"), pageSize: try s.int("publicity.pageSize", in: 1...500),
+            feedItems: try s.int("publicity.feedItems", in: 1...10_000), calendarReloadSeconds: try s.int("publicity.calendarReloadSeconds", in: 1...86_400 * 7),
+            rules: pr)
         rules = RulesSettings(
             agenciesFile: try s.path("rules.agenciesFile"), mattersFile: try s.path("rules.mattersFile"),
             officersFile: try s.path("rules.officersFile"), townFile: try s.path("rules.townFile"),

@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import ZhifaDomain
+import ZhifaKafka
+import ZhifaRuntime
+
+/// The publicity service: redacted decisions on a public feed, on time, with withdrawals.
+public enum PublicityService {
+    /// The services of `zhifa publicity`, in start order (shut down in reverse).
+    public static func make(context: ServiceContext) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let config = context.config
+        let settings = config.publicity
+        let book = try RulesLoader.load(config.rules)
+        let calendar = CalendarHolder(try CalendarLoader.load(config.rules.calendarDirectory))
+        let store = try SQLitePublicityStore(path: context.dataDirectory.path(settings.storeFile).path)
+        let producer = try context.makeProducer()
+        let hub = ChangeHub()
+        let published = WakeSignal()
+        let processor = PublicityProcessor(
+            store: store, book: book, calendar: calendar, rules: settings.rules, eventsTopic: config.topics.events, outputTopic: config.topics.publicity,
+            group: config.groups.publicity, changes: hub, published: published, metricsFactory: context.metricsFactory, logger: context.logger)
+        let worker = context.makeWorker(group: config.groups.publicity, topics: [config.topics.events, config.topics.review], producer: producer,
+                                        handler: processor.handle)
+        let publisher = OutboxPublisher(name: "publicity", pending: { try await store.pendingPublications(limit: 500) },
+                                        markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
+        let watch = DeadlineWatch(store: store, calendar: calendar, rules: settings.rules, registry: context.metrics, logger: context.logger)
+        context.health.register("calendar") { watch.health() }
+        let maintenance = FeedMaintenance(store: store, processor: processor, directory: config.rules.calendarDirectory, calendar: calendar,
+                                          reload: .seconds(settings.calendarReloadSeconds), watch: watch, logger: context.logger)
+        let api = PublicityAPI(store: store, book: book, calendar: calendar, settings: settings, hub: hub)
+        let http = ServiceHTTPServer.make(context: context, port: config.http.publicityPort, beforeScrape: { worker.refreshGauges() }, routes: api.add)
+        return [
+            .init(service: ClosingService("publicity-resources") {
+                await producer.close()
+                await store.close()
+            }),
+            .init(service: publisher),
+            .init(service: worker),
+            .init(service: maintenance),
+            .init(service: http),
+            // Shut down first: ends open /events streams so the HTTP server can drain.
+            .init(service: ClosingService("feed-streams") { hub.close() }),
+        ]
+    }
+}
+
+/// Sends the events a store queued in its outbox (same transaction as the change), then marks
+/// them sent. At least once: an event sent but not yet marked is sent again after a crash, with
+/// the same `ce_id`.
+public struct OutboxPublisher: Service {
+    let name: String
+    let pending: @Sendable () async throws -> [(id: Int64, record: KafkaRecord)]
+    let markSent: @Sendable ([Int64]) async throws -> Void
+    let producer: KafkaProducer
+    let signal: WakeSignal
+    let logger: Logger
+
+    public init(name: String, pending: @escaping @Sendable () async throws -> [(id: Int64, record: KafkaRecord)], markSent: @escaping @Sendable ([Int64]) async throws -> Void,
+                producer: KafkaProducer, signal: WakeSignal, logger: Logger) {
+        self.name = name
+        self.pending = pending
+        self.markSent = markSent
+        self.producer = producer
+        self.signal = signal
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                while await self.publish() == .more {}
+                await self.signal.wait(timeout: .seconds(5))
+            }
+        }
+        _ = await publish()
+    }
+
+    enum Outcome { case done, more }
+
+    func publish() async -> Outcome {
+        do {
+            let batch = try await pending()
+            guard !batch.isEmpty else { return .done }
+            _ = try await producer.sendAll(batch.map(\.record))
+            try await markSent(batch.map(\.id))
+            return batch.count == 500 ? .more : .done
+        } catch {
+            logger.warning("could not publish \(name) events yet; retrying", metadata: ["error": "\(error)"])
+            return .done
+        }
+    }
+}
+
+/// Keeps the deadline metrics and the calendar alert current; logs overdue and approaching decisions.
+public final class DeadlineWatch: Sendable {
+    let store: any PublicityStore
+    let calendar: CalendarHolder
+    let rules: PublicityRules
+    let logger: Logger
+    let overdue: Gauge
+    let approaching: Gauge
+    let late: Gauge
+    let provisional: Gauge
+    let latest = Mutex<DeadlineReport.Provisional>(.init(count: 0, yearsWithoutData: []))
+
+    public init(store: any PublicityStore, calendar: CalendarHolder, rules: PublicityRules, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.store = store
+        self.calendar = calendar
+        self.rules = rules
+        self.logger = logger
+        overdue = registry.makeGauge(name: "zhifa_publicity_held_decisions", labels: [("state", "overdue")], help: "Issued decisions not published, by deadline state")
+        approaching = registry.makeGauge(name: "zhifa_publicity_held_decisions", labels: [("state", "approaching")], help: "Issued decisions not published, by deadline state")
+        late = registry.makeGauge(name: "zhifa_publicity_late_entries", help: "Entries on the feed that were published after their due date")
+        provisional = registry.makeGauge(name: "zhifa_publicity_provisional_deadlines", help: "Publication deadlines counted without an official calendar (weekends only)")
+    }
+
+    /// Recomputes the report, sets the gauges and logs what needs attention.
+    public func check(now: Date = Date()) async {
+        do {
+            let r = try await DeadlineReport.make(store: store, calendar: calendar.calendar, rules: rules, now: now)
+            overdue.set(Double(r.overdue))
+            approaching.set(Double(r.approaching))
+            late.set(Double(r.late.count))
+            provisional.set(Double(r.provisional.count))
+            latest.withLock { $0 = r.provisional }
+            if r.overdue > 0 || r.approaching > 0 {
+                logger.warning("decisions are waiting past or near their publication deadline", metadata: [
+                    "overdue": "\(r.overdue)", "approaching": "\(r.approaching)",
+                    "decisions": "\(r.held.filter { $0.state != "waiting" }.prefix(20).map(\.decisionId).joined(separator: ","))",
+                ])
+            }
+            if r.provisional.count > 0 {
+                logger.error("publication deadlines run into a year without an official working-day calendar; they count weekends only (provisional)", metadata: [
+                    "deadlines": "\(r.provisional.count)", "years": "\(r.provisional.yearsWithoutData.map(String.init).joined(separator: ","))",
+                    "fix": "add holiday-cn YYYY.json for those years to the calendar folder; deadlines are recomputed when it is loaded",
+                ])
+            }
+        } catch {
+            logger.warning("could not compute publication deadlines", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The `/readyz` detail: degraded (still ready) while deadlines are provisional.
+    public func health() -> HealthState {
+        let p = latest.withLock { $0 }
+        guard p.count > 0 else { return .ok }
+        return .degraded("\(p.count) publication deadline(s) run into \(p.yearsWithoutData.map(String.init).joined(separator: ", ")), which has no official working-day calendar yet: counted with weekends only (provisional) until the year's holiday-cn file is loaded")
+    }
+}
+
+/// Periodic feed upkeep: expires entries past their time, reloads the calendar folder (a new
+/// year's data recomputes provisional deadlines), and refreshes the deadline report.
+struct FeedMaintenance: Service {
+    let store: any PublicityStore
+    let processor: PublicityProcessor
+    let directory: URL
+    let calendar: CalendarHolder
+    let reload: Duration
+    let watch: DeadlineWatch
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var lastReload = ContinuousClock.now
+            await self.recompute()
+            while !Task.isCancelled {
+                await self.expire()
+                if ContinuousClock.now - lastReload >= self.reload {
+                    lastReload = ContinuousClock.now
+                    self.reloadCalendar()
+                    await self.recompute()
+                }
+                await self.watch.check()
+                try? await Task.sleep(for: min(self.reload, .seconds(60)))
+            }
+        }
+    }
+
+    func expire() async {
+        do {
+            processor.announce(try await store.expire(now: Date(), topic: processor.outputTopic))
+        } catch {
+            logger.warning("could not expire feed entries; retrying", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func reloadCalendar() {
+        do {
+            let added = calendar.replace(with: try CalendarLoader.load(directory))
+            if !added.isEmpty { logger.notice("working-day calendar loaded", metadata: ["years": "\(added.map(String.init).joined(separator: ","))"]) }
+        } catch {
+            logger.error("could not reload the working-day calendar; keeping the one in use", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func recompute() async {
+        do {
+            let changed = try await store.recomputeDueDates(context: processor.context, now: Date())
+            if !changed.isEmpty { logger.notice("provisional deadlines recomputed", metadata: ["entries": "\(changed.count)"]) }
+            processor.announce(changed)
+        } catch {
+            logger.warning("could not recompute deadlines; retrying", metadata: ["error": "\(error)"])
+        }
+    }
+}
