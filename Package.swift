@@ -123,6 +123,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaPublicityTests",
+            dependencies: ["ZhifaPublicity", "ZhifaDomain", "ZhifaRuntime", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaKafkaTests",
             dependencies: ["ZhifaKafka"],
             swiftSettings: strict

@@ -45,6 +45,13 @@ public struct PublicationContext: Sendable {
     public var calendar: WorkingDayCalendar
     public var rules: PublicityRules
     public var topic: String
+
+    public init(book: RulesBook, calendar: WorkingDayCalendar, rules: PublicityRules, topic: String) {
+        self.book = book
+        self.calendar = calendar
+        self.rules = rules
+        self.topic = topic
+    }
 }
 
 /// The publicity service's storage. SQLite by default; another database implements this protocol.
