@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3)
+  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3 python3 python3-pip)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -17,6 +17,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ "${1:-}" = "--test" ]; then
-  python3 -c "import jsonschema, feedparser, rfc3339_validator, selenium" 2>/dev/null || python3 -m pip install -q jsonschema feedparser rfc3339-validator selenium >&2
+  modules="jsonschema feedparser rfc3339-validator selenium"
+  if ! python3 -c "import jsonschema, feedparser, rfc3339_validator, selenium" 2>/dev/null; then
+    # Debian marks its Python as externally managed (PEP 668); these are test tools only.
+    python3 -m pip install -q $modules >&2 2>/dev/null || python3 -m pip install -q --break-system-packages $modules >&2
+  fi
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }

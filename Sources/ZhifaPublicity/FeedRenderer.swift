@@ -156,10 +156,10 @@ public enum FeedRenderer {
         form.filters label{font-size:13px;color:var(--muted);display:flex;flex-direction:column}form.filters select,form.filters input{font:inherit;padding:4px}
         form.filters button{align-self:flex-end;padding:6px 14px;border:0;border-radius:6px;background:var(--accent);color:#fff;font:inherit}
         article{background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 14px;margin-bottom:10px}article h2{font-size:17px;margin:0 0 6px}
-        article.withdrawn{border-color:var(--red)}.withdrawn{color:var(--red)}.meta{color:var(--muted);font-size:13px}
+        article.withdrawn{border-color:var(--red)}article.withdrawn h2 a,p.withdrawn{color:var(--red)}.meta{color:var(--muted);font-size:13px}
         dl{display:grid;grid-template-columns:7em 1fr;gap:2px 10px;margin:8px 0 0}dt{color:var(--muted)}dd{margin:0}
         nav.pages{display:flex;justify-content:space-between;margin:12px 0}a{color:var(--accent)}
-        #live{font-size:13px;color:var(--muted)}@media(max-width:560px){dl{grid-template-columns:1fr}}
+        #live{font-size:13px;color:#ffe7a8}@media(max-width:560px){dl{grid-template-columns:1fr}}
         """
 
     /// Filters of the HTML list.

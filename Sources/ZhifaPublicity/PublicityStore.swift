@@ -211,7 +211,7 @@ public final class SQLitePublicityStore: PublicityStore {
         var out = [try record(db, entry, kind: .published, now: now, topic: context.topic)]
         if let replaces, var old = decode(PublicEntry.self, try String.fetchOne(db, sql: "SELECT json FROM entries WHERE entry_id = ?", arguments: [replaces])) {
             old.replacedBy = entry.entryId
-            old.updatedAt = ChinaTime.format(now)
+            old.touch(now)
             out.append(try record(db, old, kind: .updated, now: now, topic: context.topic))
         }
         return out
@@ -292,7 +292,7 @@ public final class SQLitePublicityStore: PublicityStore {
             return try due.compactMap { Self.decode(PublicEntry.self, $0) }.map { e in
                 var x = e
                 x.status = .expired
-                x.updatedAt = ChinaTime.format(now)
+                x.touch(now)
                 return try Self.record(db, x, kind: .expired, now: now, topic: topic)
             }
         }
@@ -309,7 +309,7 @@ public final class SQLitePublicityStore: PublicityStore {
                 e.dueDate = due.day.description
                 e.provisionalDue = due.provisional
                 e.late = (Instant(e.publishedAt)?.date ?? now) >= ChinaTime.startOfDay(due.day.adding(days: 1))
-                e.updatedAt = ChinaTime.format(now)
+                e.touch(now)
                 out.append(try Self.record(db, e, kind: .updated, now: now, topic: context.topic))
             }
             return out

@@ -11,10 +11,10 @@ public final class ZhifaProcess: Sendable {
     private let stderrText = Mutex<String>("")
     public let arguments: [String]
 
-    /// Starts `zhifa ARGS` with extra environment.
-    public init(_ args: [String], environment: [String: String] = [:], workingDirectory: URL = repositoryRoot) throws {
+    /// Starts `zhifa ARGS` (or another program) with extra environment.
+    public init(_ args: [String], environment: [String: String] = [:], workingDirectory: URL = repositoryRoot, executable: URL = buildProduct("zhifa")) throws {
         let p = Process()
-        p.executableURL = buildProduct("zhifa")
+        p.executableURL = executable
         p.arguments = args
         p.currentDirectoryURL = workingDirectory
         var env = ProcessInfo.processInfo.environment

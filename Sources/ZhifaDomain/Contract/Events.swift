@@ -44,6 +44,14 @@ public struct Instant: Codable, Sendable, Hashable, Comparable, CustomStringConv
     public var description: String { text }
 }
 
+extension Int64 {
+    /// Division rounding towards negative infinity, with a non-negative remainder.
+    func quotientAndRemainderFloor(_ d: Int64) -> (quotient: Int64, remainder: Int64) {
+        let (q, r) = quotientAndRemainder(dividingBy: d)
+        return r < 0 ? (q - 1, r + d) : (q, r)
+    }
+}
+
 /// China Standard Time (UTC+8, no daylight saving): every date and working day is computed in it.
 public enum ChinaTime {
     /// Seconds east of UTC.
@@ -63,6 +71,14 @@ public enum ChinaTime {
         let secs = total - days * 86_400
         let (y, m, d) = RFC3339Time.civilFromDays(days)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d+08:00", y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+    }
+
+    /// `2024-05-06T09:00:00.123+08:00`: millisecond precision, for change times that must order.
+    public static func formatMillis(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let whole = Date(timeIntervalSince1970: Double(ms.quotientAndRemainderFloor(1000).quotient))
+        let base = format(whole)
+        return String(base.dropLast(6)) + String(format: ".%03d", Int(ms.quotientAndRemainderFloor(1000).remainder)) + "+08:00"
     }
 
     /// `format` of the instant rounded to the nearest second.

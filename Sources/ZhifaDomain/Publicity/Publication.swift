@@ -100,6 +100,12 @@ public struct PublicEntry: Codable, Sendable, Equatable {
     public var replaces: String?
     public var replacedBy: String?
 
+    /// Marks a change at `at`: `updatedAt` becomes strictly later than before (feeds order by it).
+    public mutating func touch(_ at: Date) {
+        let previous = Instant(updatedAt)?.date ?? .distantPast
+        updatedAt = ChinaTime.formatMillis(max(at, previous.addingTimeInterval(0.001)))
+    }
+
     /// The title shown on every feed (withdrawn entries start with 【已撤回】).
     public var title: String {
         let base = "\(documentNumber) \(party.name) \(matterName)"
@@ -128,7 +134,7 @@ public enum PublicEntryBuilder {
             matterName: book.matters[opened.matterCode]?.name ?? opened.summary ?? opened.matterCode, party: Redactor.party(opened.party),
             facts: Redactor.text(facts, secrets: secrets), legalBasis: basis, penalties: issued.penalties.map { penaltyText($0, secrets: secrets) },
             decidedOn: ChinaTime.day(of: issued.issuedAt.date).description, issuedAt: ChinaTime.format(issued.issuedAt.date),
-            dueDate: due.day.description, provisionalDue: due.provisional, publishedAt: ChinaTime.format(publishedAt), updatedAt: ChinaTime.format(publishedAt),
+            dueDate: due.day.description, provisionalDue: due.provisional, publishedAt: ChinaTime.formatMillis(publishedAt), updatedAt: ChinaTime.formatMillis(publishedAt),
             expiresAt: ChinaTime.format(PublicationPolicy.expiry(publishedAt: publishedAt, penalties: issued.penalties, rules: rules)),
             late: publishedAt >= dueEnd, withdrawnAt: nil, withdrawalReason: nil, withdrawalChange: nil, replaces: replaces, replacedBy: nil)
     }
@@ -151,8 +157,8 @@ public enum PublicEntryBuilder {
     public static func withdraw(_ e: PublicEntry, change: DecisionChange, reason: String, at: Date, replacedBy: String?, secrets: Redactor.Secrets) -> PublicEntry {
         var w = e
         w.status = .withdrawn
-        w.withdrawnAt = ChinaTime.format(at)
-        w.updatedAt = ChinaTime.format(at)
+        w.touch(at)
+        w.withdrawnAt = w.updatedAt
         w.withdrawalChange = change.rawValue
         let label = ["revoked": "撤销", "changed": "变更", "confirmedIllegal": "确认违法", "confirmedVoid": "确认无效"][change.rawValue] ?? change.rawValue
         w.withdrawalReason = "该决定已被\(label)：\(Redactor.text(reason, secrets: secrets))"
