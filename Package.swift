@@ -184,7 +184,7 @@ let package = Package(
         .target(
             name: "ZhifaBench",
             dependencies: [
-                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal", "ZhifaReview",
+                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal", "ZhifaReview", "ZhifaPublicity",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -44,6 +44,15 @@ public enum ServiceBench {
         return 0
     }
 
+    /// The sum of a metric over all its label sets.
+    static func metricSum(_ registry: PrometheusCollectorRegistry, _ name: String) -> Double {
+        var total = 0.0
+        for line in registry.emitToString().split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+            total += line.split(separator: " ").last.flatMap { Double($0) } ?? 0
+        }
+        return total
+    }
+
     /// Waits until `condition` holds, checking every 20 ms (benchmark harness only).
     static func until(_ timeout: Duration = .seconds(300), _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout

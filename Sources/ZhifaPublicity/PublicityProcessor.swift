@@ -43,6 +43,7 @@ public struct PublicityProcessor: Sendable {
     let published: WakeSignal
     let logger: Logger
     let now: @Sendable () -> Date
+    let changeCounters: [FeedChange.Kind: Counter]
 
     public init(store: any PublicityStore, book: RulesBook, calendar: CalendarHolder, rules: PublicityRules, eventsTopic: String, outputTopic: String,
                 group: String, changes: ChangeHub, published: WakeSignal, metricsFactory: any MetricsFactory, logger: Logger,
@@ -58,6 +59,11 @@ public struct PublicityProcessor: Sendable {
         self.published = published
         self.logger = logger
         self.now = now
+        var counters: [FeedChange.Kind: Counter] = [:]
+        for k in [FeedChange.Kind.published, .updated, .withdrawn, .expired] {
+            counters[k] = Counter(label: "zhifa_publicity_feed_changes_total", dimensions: [("kind", k.rawValue)], factory: metricsFactory)
+        }
+        changeCounters = counters
     }
 
     /// The context the store evaluates decisions in.
@@ -77,6 +83,7 @@ public struct PublicityProcessor: Sendable {
         changes.notify()
         published.notify()
         for c in made {
+            changeCounters[c.kind]?.increment()
             logger.info("feed entry \(c.kind.rawValue)", metadata: ["entry": "\(c.entry.entryId)", "seq": "\(c.seq)", "late": "\(c.entry.late)"])
         }
     }

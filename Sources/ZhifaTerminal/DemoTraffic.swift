@@ -31,7 +31,7 @@ public struct DemoTraffic: Service {
             var round: UInt64 = 0
             while !Task.isCancelled {
                 round += 1
-                let start = Date().addingTimeInterval(-21 * 86_400)
+                let start = Date().addingTimeInterval(-60 * 86_400)  // decisions of general cases come weeks after opening: keep them in the past
                 var sim = TownSimulator(rules: rules, settings: settings, seed: UInt64(Date().timeIntervalSince1970) &* 31 &+ round, start: start)
                 do {
                     let cases = try sim.generate(cases: 10, daysSpan: 14)

@@ -7,7 +7,7 @@ import ZhifaRuntime
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks on the embedded broker (numbers, not tests).",
-        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self])
+        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self, BenchPublicityCommand.self])
 }
 
 /// Options every benchmark shares for comparing with the C baseline in the same sitting.
@@ -105,5 +105,26 @@ struct BenchReviewCommand: AsyncParsableCommand {
         emit(String(format: "zhifa review_events_per_s=%.0f review_decisions_checked_per_s=%.0f drafted_to_findings_p50_ms=%.1f p99_ms=%.1f peak_rss_mb=%.0f relay_msgs_per_s=%.0f",
                     r.eventsPerSecond, r.decisionsPerSecond, r.latencyP50Ms, r.latencyP99Ms, r.peakRSSMB, relay))
         if relay > 0 { emit(String(format: "ratio review events/relay: %.0f%% (target ≥ 50%%)", 100 * r.eventsPerSecond / relay)) }
+    }
+}
+
+/// `zhifa bench publicity`.
+struct BenchPublicityCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publicity", abstract: "decision.issued → the entry on /feed.json and pushed on /events: latency at a steady rate, and throughput at full speed.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Decisions per second in the latency phase.") var rate = 200
+    @Option(help: "Seconds of the latency phase.") var seconds = 10
+    @Option(help: "Decisions in the full-speed backlog.") var backlog = 5_000
+    @Flag(name: .customLong("no-relay"), help: "Skip the same-sitting relay measurement.") var noRelay = false
+
+    func run() async throws {
+        let (config, _) = try common.load()
+        let relay = noRelay ? 0 : try await ServiceBench.relayFigure(config) { emit("  (relay) " + $0) }
+        let r = try await PublicityBench.run(config: config, rate: rate, seconds: seconds, backlog: backlog) { emit($0) }
+        emit(String(format: "zhifa publicity_feed_p50_ms=%.1f publicity_feed_p99_ms=%.1f publicity_stream_p50_ms=%.1f publicity_stream_p99_ms=%.1f publicity_decisions_per_s=%.0f peak_rss_mb=%.0f relay_msgs_per_s=%.0f",
+                    r.feedP50Ms, r.feedP99Ms, r.streamP50Ms, r.streamP99Ms, r.throughputPerSecond, r.peakRSSMB, relay))
+        emit(String(format: "target: p99 ≤ 100 ms at %d/s — feed %@, stream %@", r.rate, r.feedP99Ms <= 100 ? "met" : "NOT met", r.streamP99Ms <= 100 ? "met" : "NOT met"))
+        if relay > 0 { emit(String(format: "ratio publicity decisions/relay messages: %.1f%%", 100 * r.throughputPerSecond / relay)) }
     }
 }
