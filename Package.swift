@@ -48,7 +48,7 @@ let package = Package(
         ),
         .target(
             name: "ZhifaDomain",
-            dependencies: [],
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             resources: [],
             swiftSettings: strict
         ),
@@ -172,6 +172,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZhifaArchive",
+            dependencies: [
+                "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZhifaTerminal",
             dependencies: [
                 "ZhifaKafka", "ZhifaDomain", "ZhifaRuntime",
@@ -210,6 +223,7 @@ let package = Package(
                 "ZhifaIngest",
                 "ZhifaReview",
                 "ZhifaPublicity",
+                "ZhifaArchive",
                 "ZhifaTerminal",
                 "ZhifaBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

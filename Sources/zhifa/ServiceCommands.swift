@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import ZhifaArchive
 import ZhifaIngest
 import ZhifaPublicity
 import ZhifaReview
@@ -9,7 +10,7 @@ import ZhifaRuntime
 
 /// The services `zhifa up` and the single-service commands run.
 enum ServiceCatalog {
-    static let all = ["ingest", "review", "publicity"]
+    static let all = ["ingest", "review", "publicity", "archive"]
 
     /// Builds one service's runnables.
     static func make(_ name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
@@ -18,6 +19,7 @@ enum ServiceCatalog {
         case "ingest": return try IngestService.make(context: context)
         case "review": return try await ReviewService.make(context: context)
         case "publicity": return try await PublicityService.make(context: context)
+        case "archive": return try await ArchiveService.make(context: context)
         default: throw ValidationError("unknown service \(name)")
         }
     }

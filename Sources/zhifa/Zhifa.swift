@@ -7,7 +7,7 @@ struct Zhifa: AsyncParsableCommand {
         commandName: "zhifa",
         abstract: "行政执法三项制度 on Kafka: ingest, legal review, publicity and archive of enforcement records.",
         subcommands: [
-            UpCommand.self, BrokerCommand.self, IngestCommand.self, ReviewCommand.self, PublicityCommand.self,
+            UpCommand.self, BrokerCommand.self, IngestCommand.self, ReviewCommand.self, PublicityCommand.self, ArchiveCommand.self,
             TerminalCommand.self, TailCommand.self, DLQCommand.self, BenchCommand.self,
         ])
 }

@@ -173,6 +173,21 @@ public struct PublicitySettings: Sendable {
     public var rules: PublicityRules
 }
 
+/// The archive service's settings.
+public struct ArchiveSettings: Sendable {
+    public var storeFile: String
+    /// Messages appended per transaction (one fsync each).
+    public var batchSize: Int
+    /// How often chain heads are published to the receipts topic.
+    public var headIntervalSeconds: Int
+    public var archivistsFile: URL
+    public var jwtSecret: String
+    public var tokenHours: Int
+    /// How often the retention schedule is applied.
+    public var retentionSweepSeconds: Int
+    public var retention: RetentionRules
+}
+
 /// Everything in `config/zhifa.yaml`, validated.
 public struct ZhifaConfiguration: Sendable {
     /// The file it came from.
@@ -189,6 +204,7 @@ public struct ZhifaConfiguration: Sendable {
     public var ingest: IngestSettings
     public var review: ReviewSettings
     public var publicity: PublicitySettings
+    public var archive: ArchiveSettings
     public var rules: RulesSettings
     public var simulator: SimulatorSettings
 
@@ -292,6 +308,22 @@ public struct ZhifaConfiguration: Sendable {
             baseURL: try s.string("publicity.baseURL"), pageSize: try s.int("publicity.pageSize", in: 1...500),
             feedItems: try s.int("publicity.feedItems", in: 1...10_000), calendarReloadSeconds: try s.int("publicity.calendarReloadSeconds", in: 1...86_400 * 7),
             rules: pr)
+        var retention = RetentionRules()
+        for category in [Category.penalty, .licence, .coercion, .inspection, .levy, .payment, .adjudication, .confirmation, .other] {
+            let key = "archive.retention.years.\(category.rawValue)"
+            let text = try s.string(key, allowEmpty: false)
+            if text == "permanent" { retention.years[category] = .some(nil); continue }
+            guard let y = Int(text), (1...200).contains(y) else { throw ConfigError(file: s.file, key: key, problem: "must be a number of years (1–200) or 'permanent'") }
+            retention.years[category] = .some(y)
+        }
+        retention.otherRecordingMonths = try s.int("archive.retention.otherRecordingMonths", in: 6...1_200)
+        let archiveSecret = try s.string("archive.jwtSecret", allowEmpty: false)
+        guard archiveSecret.count >= 16 else { throw ConfigError(file: s.file, key: "archive.jwtSecret", problem: "must be at least 16 characters") }
+        archive = ArchiveSettings(
+            storeFile: try s.string("archive.storeFile", allowEmpty: false), batchSize: try s.int("archive.batchSize", in: 1...50_000),
+            headIntervalSeconds: try s.int("archive.headIntervalSeconds", in: 1...86_400), archivistsFile: try s.path("archive.archivistsFile"),
+            jwtSecret: archiveSecret, tokenHours: try s.int("archive.tokenHours", in: 1...720),
+            retentionSweepSeconds: try s.int("archive.retentionSweepSeconds", in: 1...86_400 * 7), retention: retention)
         rules = RulesSettings(
             agenciesFile: try s.path("rules.agenciesFile"), mattersFile: try s.path("rules.mattersFile"),
             officersFile: try s.path("rules.officersFile"), townFile: try s.path("rules.townFile"),

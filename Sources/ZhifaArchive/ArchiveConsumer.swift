@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+import ZhifaDomain
+import ZhifaKafka
+import ZhifaRuntime
+
+/// Consumes the input topics in the archive's group and appends every message, in batches: one
+/// transaction (one fsync) per batch, then a receipt per archived event, then the offsets.
+///
+/// Nothing is dead-lettered: an invalid message is archived, marked invalid. A batch that cannot
+/// be stored or receipted is retried (appending is idempotent on the event id) until it can; its
+/// offsets are stored only afterwards, so a crash redelivers it and nothing is lost or doubled.
+public final class ArchiveConsumer: Service, Sendable {
+    let store: any ArchiveStore
+    let intake: ArchiveIntake
+    let producer: KafkaProducer
+    let configuration: KafkaConsumerConfiguration
+    let topics: [String]
+    let receiptsTopic: String
+    let batchSize: Int
+    let logger: Logger
+    let appended: Counter
+    let duplicates: Counter
+    let invalid: Counter
+    let status = Mutex<String?>("starting")
+    let lagValue = Atomic<Int64>(0)
+    let consumerBox = Mutex<KafkaConsumer?>(nil)
+    let stopping = Atomic<Bool>(false)
+
+    public init(store: any ArchiveStore, intake: ArchiveIntake, producer: KafkaProducer, configuration: KafkaConsumerConfiguration, topics: [String],
+                receiptsTopic: String, batchSize: Int, metricsFactory: any MetricsFactory, logger: Logger) {
+        self.store = store
+        self.intake = intake
+        self.producer = producer
+        self.configuration = configuration
+        self.topics = topics
+        self.receiptsTopic = receiptsTopic
+        self.batchSize = batchSize
+        self.logger = logger
+        appended = Counter(label: "zhifa_archive_entries_appended_total", factory: metricsFactory)
+        duplicates = Counter(label: "zhifa_archive_duplicates_total", factory: metricsFactory)
+        invalid = Counter(label: "zhifa_archive_invalid_entries_total", factory: metricsFactory)
+    }
+
+    /// nil while running; otherwise why it is not (for `/readyz`).
+    public var notRunning: String? { status.withLock { $0 } }
+
+    /// Messages behind the end of the assigned partitions.
+    public var lag: Int64 { consumerBox.withLock { $0?.lag } ?? 0 }
+
+    public func run() async throws {
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        try consumer.subscribe(topics)
+        consumerBox.withLock { $0 = consumer }
+        status.withLock { $0 = nil }
+        logger.info("archive consuming", metadata: ["topics": "\(topics.joined(separator: ","))", "group": "\(configuration.groupId)"])
+        let loop = Task {
+            while !Task.isCancelled {
+                let batch = await consumer.nextBatch(max: self.batchSize)
+                if batch.isEmpty { break }
+                // Finish a taken batch even during shutdown (a fresh task is not cancelled with us).
+                let done = await Task { await self.archive(batch) }.value
+                if done {
+                    for m in batch { consumer.markDone(m) }
+                } else {
+                    for m in batch { consumer.abandon(m) }
+                    break
+                }
+            }
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler { await loop.value } onGracefulShutdown: {
+                self.stopping.store(true, ordering: .relaxed)
+                loop.cancel()
+            }
+        } onCancel: {
+            self.stopping.store(true, ordering: .relaxed)
+            loop.cancel()
+        }
+        status.withLock { $0 = "stopped" }
+        await consumer.close()
+        consumerBox.withLock { $0 = nil }
+        logger.info("archive stopped consuming")
+    }
+
+    /// Stores a batch and sends its receipts, retrying until both succeed; false if the service
+    /// stops first (the batch is then redelivered).
+    func archive(_ batch: [KafkaConsumerMessage]) async -> Bool {
+        let now = Date()
+        let messages = batch.map { intake.read($0, receivedAt: now) }
+        var delay = Duration.milliseconds(100)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let outcome = try await store.append(messages)
+                if outcome.appended > 0 { appended.increment(by: outcome.appended) }
+                if outcome.duplicates > 0 { duplicates.increment(by: outcome.duplicates) }
+                let invalidCount = messages.filter { !$0.valid }.count
+                if invalidCount > 0 { invalid.increment(by: invalidCount) }
+                let records = try outcome.receipts.map { r in
+                    try InternalEvents.record(topic: receiptsTopic, key: r.eventId, id: "receipt-\(r.eventId)-\(r.entryHash.prefix(12))", type: ArchiveReceipt.type,
+                                              service: "archive", time: now, payload: r)
+                }
+                if !records.isEmpty { _ = try await producer.sendAll(records) }
+                return true
+            } catch {
+                if stopping.load(ordering: .relaxed) { return false }
+                logger.error("could not archive a batch; retrying (nothing is acknowledged until it is stored)", metadata: [
+                    "messages": "\(batch.count)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(10))
+            }
+        }
+    }
+}
+
+/// Publishes every chain's head to the receipts topic when it moved (key = chain), so a copy of
+/// each head lives outside the archive's own file.
+public struct HeadPublisher: Service {
+    public static let type = "cn.zhifa.archive.chainhead.v1"
+    let store: any ArchiveStore
+    let producer: KafkaProducer
+    let topic: String
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any ArchiveStore, producer: KafkaProducer, topic: String, interval: Duration, logger: Logger) {
+        self.store = store
+        self.producer = producer
+        self.topic = topic
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var initial: [String: Int64] = [:]
+        for h in (try? await store.heads()) ?? [] {
+            if let p = try? await store.publishedHead(h.chain) { initial[h.chain] = p.sequence }
+        }
+        let state = Mutex(initial)
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: self.interval)
+                let next = await self.publish(since: state.withLock { $0 })
+                state.withLock { $0 = next }
+            }
+        }
+        _ = await publish(since: state.withLock { $0 })
+    }
+
+    /// Publishes heads that moved since `last`; returns the new state.
+    public func publish(since last: [String: Int64]) async -> [String: Int64] {
+        do {
+            let moved = try await store.heads().filter { last[$0.chain] != $0.sequence }
+            guard !moved.isEmpty else { return last }
+            let records = try moved.map {
+                try InternalEvents.record(topic: topic, key: $0.chain, id: "chainhead-\($0.chain)-\($0.sequence)", type: Self.type, service: "archive", payload: $0)
+            }
+            _ = try await producer.sendAll(records)
+            try await store.recordPublished(moved)
+            var next = last
+            for h in moved { next[h.chain] = h.sequence }
+            return next
+        } catch {
+            logger.warning("could not publish chain heads yet; retrying", metadata: ["error": "\(error)"])
+            return last
+        }
+    }
+}
+
+/// Applies the retention schedule periodically.
+public struct RetentionSweeper: Service {
+    let store: any ArchiveStore
+    let rules: RetentionRules
+    let interval: Duration
+    let logger: Logger
+
+    public init(store: any ArchiveStore, rules: RetentionRules, interval: Duration, logger: Logger) {
+        self.store = store
+        self.rules = rules
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let n = try await self.store.applyRetention(rules: self.rules, now: Date())
+                    if n > 0 { self.logger.notice("retention: payloads past their period removed, tombstones written", metadata: ["removed": "\(n)"]) }
+                } catch {
+                    self.logger.warning("retention sweep failed; will retry", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: self.interval)
+            }
+        }
+    }
+}
