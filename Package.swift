@@ -128,6 +128,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaArchiveTests",
+            dependencies: ["ZhifaArchive", "ZhifaDomain", "ZhifaRuntime", "ZhifaKafka", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaKafkaTests",
             dependencies: ["ZhifaKafka"],
             swiftSettings: strict

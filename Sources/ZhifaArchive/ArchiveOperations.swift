@@ -71,12 +71,12 @@ public struct ArchiveOperations: Sendable {
         let items = try await store.caseItems(caseId)
         guard !items.isEmpty else { throw ArchiveOperationError.unknownCase(caseId) }
         try await store.audit(actor: actor, action: "export", target: caseId, at: Date())
-        let messages = items.filter { $0.entry.kind == .message }
+        let messages = items.messages
         let record = CaseRecordBuilder.record(caseId: caseId, items: items)
         let completeness = try await completeness(caseId, items: messages)
         let verify = try await store.verify(caseId: caseId, now: Date())
         var tombstones: [String: Tombstone] = [:]
-        for i in items where i.entry.kind == .tombstone {
+        for i in items.tombstones {
             if let p = i.payload, let t = try? JSONDecoder().decode(Tombstone.self, from: Data(p)) { tombstones["\(t.chain)#\(t.sequence)"] = t }
         }
         let heads = Dictionary(uniqueKeysWithValues: try await store.heads().map { ($0.chain, $0) })

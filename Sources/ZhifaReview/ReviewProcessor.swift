@@ -56,9 +56,10 @@ public struct ReviewProcessor: Sendable {
         let state = CaseState.fold(caseId: event.caseId, events: events)
         if case .avSegmentRegistered(let s) = event.payload { cache.forget(device: s.deviceId) }
         var predecessors: [String: DevicePredecessor] = [:]
+        let pending: AVSegmentRegistered? = { if case .avSegmentRegistered(let s) = event.payload { return s } else { return nil } }()
         for s in state.segments {
             if let p = cache.predecessor(s.value.segmentId) { predecessors[s.value.segmentId] = p; continue }
-            let p = try await store.predecessor(of: s.value)
+            let p = try await store.predecessor(of: s.value, pending: pending)
             predecessors[s.value.segmentId] = p
             cache.remember(s.value, p)
         }
@@ -135,13 +136,16 @@ public struct ReviewProcessor: Sendable {
         if classification.major {
             try await queueTask(review, state: state, event: event, prompted: prompted, step: &step)
         }
-        if prompted, case .decisionIssued(let issued) = event.payload, classification.major, !memo.violation,
+        // Judged on what is known, not on which event arrived last: once the issued decision and the
+        // major classification are both known and no approval exists, the violation is recorded once.
+        if let issued = review.decision.issued?.value, let issuedEventId = review.decision.issued?.eventId,
+           classification.major, !memo.violation,
            try await !store.hasApproval(caseId: caseId, decisionId: decisionId) {
             memo.violation = true
             metrics.violations.increment()
             logger.warning("major decision issued without an approving legal review opinion", metadata: ["case": "\(caseId)", "decision": "\(decisionId)"])
             step.outputs.append(try record(.violation, id: "review-\(decisionId)-violation", caseId: caseId, payload: ReviewViolationEvent(
-                caseId: caseId, decisionId: decisionId, agencyId: agency, kind: "issuedWithoutApproval", issuedEventId: event.id,
+                caseId: caseId, decisionId: decisionId, agencyId: agency, kind: "issuedWithoutApproval", issuedEventId: issuedEventId,
                 documentNumber: issued.documentNumber,
                 reasonZh: "重大执法决定\(issued.documentNumber)在法制审核同意之前作出（终端提交的审核意见编号不视为审核同意）",
                 reasonEn: "major decision \(issued.documentNumber) was issued before any approving legal review opinion (a terminal's reviewOpinionRef is not an approval) (Art. 58)")))

@@ -18,8 +18,9 @@ public protocol ReviewStore: Sendable {
     func outputs(forEvent id: String) async throws -> [KafkaRecord]?
     /// The structured-mode JSON of every stored event of a case.
     func caseEvents(_ caseId: String) async throws -> [[UInt8]]
-    /// The segment recorded just before `segment` on its device, among those stored.
-    func predecessor(of segment: AVSegmentRegistered) async throws -> DevicePredecessor
+    /// The segment recorded just before `segment` on its device, among those stored and `pending`
+    /// (a segment being processed, not yet stored).
+    func predecessor(of segment: AVSegmentRegistered, pending: AVSegmentRegistered?) async throws -> DevicePredecessor
     func decision(caseId: String, decisionId: String) async throws -> DecisionRecord?
     func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask]
     func hasApproval(caseId: String, decisionId: String) async throws -> Bool
@@ -40,6 +41,13 @@ public protocol ReviewStore: Sendable {
     func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)]
     func markPublished(_ ids: [Int64]) async throws
     func close() async
+}
+
+extension ReviewStore {
+    /// The segment recorded just before `segment` on its device, among those stored.
+    func predecessor(of segment: AVSegmentRegistered) async throws -> DevicePredecessor {
+        try await predecessor(of: segment, pending: nil)
+    }
 }
 
 /// The SQLite review store (WAL, fsync on commit, processing steps group-committed).
@@ -113,16 +121,26 @@ public final class SQLiteReviewStore: ReviewStore {
         }
     }
 
-    public func predecessor(of s: AVSegmentRegistered) async throws -> DevicePredecessor {
-        try await pool.read { db in
+    public func predecessor(of s: AVSegmentRegistered, pending: AVSegmentRegistered? = nil) async throws -> DevicePredecessor {
+        let stored: (started: Double, id: String, p: DevicePredecessor)? = try await pool.read { db in
             let row = try Row.fetchOne(db, sql: """
-                SELECT segment_id, sha256, ended FROM segments
+                SELECT segment_id, sha256, started, ended FROM segments
                 WHERE device_id = ? AND segment_id != ? AND (started < ? OR (started = ? AND segment_id < ?))
                 ORDER BY started DESC, segment_id DESC LIMIT 1
                 """, arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
-            guard let row else { return .none }
-            return .known(segmentId: row["segment_id"], sha256: row["sha256"], endedAt: Date(timeIntervalSince1970: row["ended"]))
+            guard let row else { return nil }
+            return (row["started"], row["segment_id"],
+                    .known(segmentId: row["segment_id"], sha256: row["sha256"], endedAt: Date(timeIntervalSince1970: row["ended"])))
         }
+        // The pending segment wins when it lies between the stored predecessor and `s` (same order as the SQL).
+        if let n = pending, n.deviceId == s.deviceId, n.segmentId != s.segmentId {
+            let key = (n.startedAt.date.timeIntervalSince1970, n.segmentId)
+            let target = (s.startedAt.date.timeIntervalSince1970, s.segmentId)
+            if key < target, stored.map({ ($0.started, $0.id) < key }) ?? true {
+                return .known(segmentId: n.segmentId, sha256: n.sha256, endedAt: n.endedAt.date)
+            }
+        }
+        return stored?.p ?? .none
     }
 
     public func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? {

@@ -7,9 +7,8 @@ import json
 import sys
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import chromium
+from browser import chromium, read, waiter
 
 url, screenshot = sys.argv[1:3]
 wait_id = sys.argv[3] if len(sys.argv) > 3 else None
@@ -17,12 +16,12 @@ driver = chromium()
 try:
     driver.set_window_size(412, 915)  # a phone
     driver.get(url + "/")
-    WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "article[data-entry-id]")) >= 1)
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "live").text != "")
+    waiter(driver, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "article[data-entry-id]")) >= 1)
+    waiter(driver, 30).until(lambda d: d.find_element(By.ID, "live").text != "")
 
     def entries():
-        return [{"id": a.get_attribute("data-entry-id"), "status": a.get_attribute("data-status"), "text": a.text}
-                for a in driver.find_elements(By.CSS_SELECTOR, "article[data-entry-id]")]
+        return read(driver, lambda d: [{"id": a.get_attribute("data-entry-id"), "status": a.get_attribute("data-status"), "text": a.text}
+                                       for a in d.find_elements(By.CSS_SELECTOR, "article[data-entry-id]")])
 
     first = entries()
     overflow = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1")
@@ -30,10 +29,10 @@ try:
     if wait_id:
         print("ready", flush=True)
         sel = f'article[data-entry-id="{wait_id}"][data-status="withdrawn"]'
-        WebDriverWait(driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, sel)) == 1)
-        withdrawn_live = driver.find_element(By.CSS_SELECTOR, sel).text
+        waiter(driver, 60).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, sel)) == 1)
+        withdrawn_live = read(driver, lambda d: d.find_element(By.CSS_SELECTOR, sel).text)
     driver.save_screenshot(screenshot)
     print(json.dumps({"entries": first, "after": entries(), "withdrawnLive": withdrawn_live, "title": driver.title,
-                      "horizontalOverflow": overflow, "count": driver.find_element(By.ID, "count").text}, ensure_ascii=False))
+                      "horizontalOverflow": overflow, "count": read(driver, lambda d: d.find_element(By.ID, "count").text)}, ensure_ascii=False))
 finally:
     driver.quit()

@@ -6,32 +6,33 @@ import json
 import sys
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
-from browser import chromium
+from browser import chromium, read, waiter
 
 url, token, screenshot = sys.argv[1:4]
 driver = chromium()
 try:
-    wait = WebDriverWait(driver, 30)
+    wait = waiter(driver, 30)
     driver.get(url + "/")
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.ID, "signin").click()
     wait.until(lambda d: d.find_element(By.ID, "queue-section").is_displayed())
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.task")) >= 1)
-    who = driver.find_element(By.ID, "me").text
-    due = driver.find_element(By.CSS_SELECTOR, "tr.task td:nth-child(3)").text
+    who = read(driver, lambda d: d.find_element(By.ID, "me").text)
+    due = read(driver, lambda d: d.find_element(By.CSS_SELECTOR, "tr.task td:nth-child(3)").text)
     driver.find_element(By.ID, "claim").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr.finding")) == 16)
-    results = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "tr.finding td:nth-child(3)")]
-    segments = driver.find_elements(By.CSS_SELECTOR, '.act[data-action-id="ACT-0012-2"] .timeline .seg')
-    gaps = driver.find_elements(By.CSS_SELECTOR, '.act[data-action-id="ACT-0012-2"] .timeline .gap.explained')
+    results = read(driver, lambda d: [r.text for r in d.find_elements(By.CSS_SELECTOR, "tr.finding td:nth-child(3)")])
+    segments = read(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '.act[data-action-id="ACT-0012-2"] .timeline .seg'))
+    gaps = read(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '.act[data-action-id="ACT-0012-2"] .timeline .gap.explained'))
     driver.find_element(By.ID, "opinion-approve").click()
     driver.find_element(By.ID, "submit-opinion").click()
     wait.until(lambda d: "Opinion recorded" in d.find_element(By.ID, "message").text)
     wait.until(lambda d: d.find_element(By.ID, "task-state").text == "approved")
     driver.save_screenshot(screenshot)
+    message = read(driver, lambda d: d.find_element(By.ID, "message").text)
+    state = read(driver, lambda d: d.find_element(By.ID, "task-state").text)
     print(json.dumps({"who": who, "due": due, "results": results, "segments": len(segments), "explainedGaps": len(gaps),
-                      "message": driver.find_element(By.ID, "message").text, "state": driver.find_element(By.ID, "task-state").text}))
+                      "message": message, "state": state}))
 finally:
     driver.quit()

@@ -1,6 +1,22 @@
 import Foundation
 
 /// An archived entry with its payload (nil once retention removed it).
+extension Sequence where Element == ArchivedItem {
+    /// The archived Kafka messages, without tombstones, in order.
+    public var messages: [ArchivedItem] {
+        var out: [ArchivedItem] = []
+        for item in self where item.entry.kind == .message { out.append(item) }
+        return out
+    }
+
+    /// The tombstones of removed payloads, in order.
+    public var tombstones: [ArchivedItem] {
+        var out: [ArchivedItem] = []
+        for item in self where item.entry.kind == .tombstone { out.append(item) }
+        return out
+    }
+}
+
 public struct ArchivedItem: Sendable {
     public var entry: ArchiveEntry
     public var payload: [UInt8]?
