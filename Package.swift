@@ -202,7 +202,7 @@ let package = Package(
         .target(
             name: "ZhifaBench",
             dependencies: [
-                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal", "ZhifaReview", "ZhifaPublicity",
+                "ZhifaKafka", "ZhifaRuntime", "ZhifaDomain", "ZhifaIngest", "ZhifaTerminal", "ZhifaReview", "ZhifaPublicity", "ZhifaArchive",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

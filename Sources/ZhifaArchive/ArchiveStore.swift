@@ -107,7 +107,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
     static func payload(_ r: Row) -> [UInt8]? { (r["payload"] as Data?).map { Array($0) } }
 
     static func insert(_ db: Database, _ e: ArchiveEntry, payload: [UInt8], deviceId: String?, segmentId: String?, startedAt: Date?) throws {
-        let headers = String(decoding: try JSONEncoder().encode(e.headers), as: UTF8.self)
+        let headers = JSONValue.array(e.headers.map { .array($0.map { .string($0) }) }).jsonText
         try db.cachedStatement(sql: """
             INSERT INTO entries (chain, seq, kind, event_id, topic, partition, offset, key, headers, received_at, valid, invalid_reason, case_id, event_type,
                                  payload_sha256, payload_size, prev_hash, hash, payload, device_id, segment_id, started_at)
@@ -115,8 +115,12 @@ public final class SQLiteArchiveStore: ArchiveStore {
             """).execute(arguments: [e.chain, e.sequence, e.kind.rawValue, e.eventId, e.topic, e.partition, e.offset, e.key, headers, e.receivedAt, e.valid,
                                      e.invalidReason, e.caseId, e.eventType, e.payloadSha256, e.payloadSize, e.prevHash, e.hash, Data(payload),
                                      deviceId, segmentId, startedAt?.timeIntervalSince1970])
+    }
+
+    /// Moves a chain's head (once per chain per transaction).
+    static func setHead(_ db: Database, chain: String, sequence: Int64, hash: String, at: String) throws {
         try db.cachedStatement(sql: "INSERT INTO heads (chain, seq, hash, at) VALUES (?, ?, ?, ?) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at")
-            .execute(arguments: [e.chain, e.sequence, e.hash, e.receivedAt])
+            .execute(arguments: [chain, sequence, hash, at])
     }
 
     static func head(_ db: Database, _ chain: String) throws -> (Int64, String) {
@@ -132,6 +136,8 @@ public final class SQLiteArchiveStore: ArchiveStore {
             var appended = 0
             var duplicates = 0
             var heads: [String: (Int64, String)] = [:]
+            var headTimes: [String: String] = [:]
+            var receivedText: (Date, String)? = nil  // a batch shares one receive time
             for m in messages {
                 let sha = ArchiveChain.sha256Hex(m.value)
                 var eventId = m.eventId
@@ -159,19 +165,23 @@ public final class SQLiteArchiveStore: ArchiveStore {
                 }
                 let chain = ArchiveChain.chain(topic: m.topic, partition: m.partition)
                 let (seq, prev) = try heads[chain] ?? Self.head(db, chain)
+                if receivedText?.0 != m.receivedAt { receivedText = (m.receivedAt, ChinaTime.formatMillis(m.receivedAt)) }
+                let received = receivedText!.1
                 var e = ArchiveEntry(chain: chain, sequence: seq + 1, kind: .message, eventId: eventId, topic: m.topic, partition: m.partition, offset: m.offset,
                                      key: m.key.map { Data($0).base64EncodedString() }, headers: Self.headersJSON(m.headers),
-                                     receivedAt: ChinaTime.formatMillis(m.receivedAt), valid: valid, invalidReason: reason, caseId: m.caseId, eventType: m.eventType,
+                                     receivedAt: received, valid: valid, invalidReason: reason, caseId: m.caseId, eventType: m.eventType,
                                      payloadSha256: sha, payloadSize: Int64(m.value.count), prevHash: "", hash: "")
                 ArchiveChain.seal(&e, after: prev)
                 try Self.insert(db, e, payload: m.value, deviceId: valid ? m.deviceId : nil, segmentId: valid ? m.segmentId : nil, startedAt: valid ? m.startedAt : nil)
                 heads[chain] = (e.sequence, e.hash)
+                headTimes[chain] = e.receivedAt
                 appended += 1
                 if valid, let ceId = m.ceId {
                     receipts.append(ArchiveReceipt(eventId: ceId, topic: m.topic, partition: m.partition, offset: m.offset, chain: chain, sequence: e.sequence,
                                                    entryHash: e.hash, valid: true, archivedAt: e.receivedAt))
                 }
             }
+            for (chain, (seq, hash)) in heads { try Self.setHead(db, chain: chain, sequence: seq, hash: hash, at: headTimes[chain] ?? "") }
             return AppendOutcome(receipts: receipts, appended: appended, duplicates: duplicates)
         }
     }
@@ -373,6 +383,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
                                          payloadSha256: ArchiveChain.sha256Hex(body), payloadSize: Int64(body.count), prevHash: "", hash: "")
                     ArchiveChain.seal(&e, after: prev)
                     try Self.insert(db, e, payload: body, deviceId: nil, segmentId: nil, startedAt: nil)
+                    try Self.setHead(db, chain: e.chain, sequence: e.sequence, hash: e.hash, at: e.receivedAt)
                     try db.execute(sql: "UPDATE entries SET payload = NULL WHERE chain = ? AND seq = ?", arguments: [t.chain, t.sequence])
                     n += 1
                 }

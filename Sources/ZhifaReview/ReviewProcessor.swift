@@ -199,7 +199,7 @@ public struct ReviewProcessor: Sendable {
     static func hash(_ findings: [Finding]) -> String {
         var text = ""
         for f in findings { text += "\(f.checkId)\u{1}\(f.result.rawValue)\u{1}\(f.reasonEn)\u{1}\(f.eventIds.joined(separator: ","))\u{2}" }
-        let digest = SHA256.hash(data: Array(text.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.encode(SHA256.hash(data: Array(text.utf8)).prefix(12))
         return (findings.contains { $0.result == .fail } ? "F-" : "P-") + digest
     }
 }

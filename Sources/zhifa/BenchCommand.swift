@@ -7,7 +7,7 @@ import ZhifaRuntime
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks on the embedded broker (numbers, not tests).",
-        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self, BenchPublicityCommand.self])
+        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self, BenchPublicityCommand.self, BenchArchiveCommand.self])
 }
 
 /// Options every benchmark shares for comparing with the C baseline in the same sitting.
@@ -126,5 +126,23 @@ struct BenchPublicityCommand: AsyncParsableCommand {
                     r.feedP50Ms, r.feedP99Ms, r.streamP50Ms, r.streamP99Ms, r.throughputPerSecond, r.peakRSSMB, relay))
         emit(String(format: "target: p99 ≤ 100 ms at %d/s — feed %@, stream %@", r.rate, r.feedP99Ms <= 100 ? "met" : "NOT met", r.streamP99Ms <= 100 ? "met" : "NOT met"))
         if relay > 0 { emit(String(format: "ratio publicity decisions/relay messages: %.1f%%", 100 * r.throughputPerSecond / relay)) }
+    }
+}
+
+/// `zhifa bench archive`.
+struct BenchArchiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archive", abstract: "Events archived per second with the hash chain and fsync on, and 四性 verify time per 100,000 entries.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Events in the backlog (the embedded broker keeps 5 MiB per partition).") var events = 15_000
+    @Flag(name: .customLong("no-relay"), help: "Skip the same-sitting relay measurement.") var noRelay = false
+
+    func run() async throws {
+        let (config, _) = try common.load()
+        let relay = noRelay ? 0 : try await ServiceBench.relayFigure(config) { emit("  (relay) " + $0) }
+        let r = try await ArchiveBench.run(config: config, events: events) { emit($0) }
+        emit(String(format: "zhifa archive_events_per_s=%.0f verify_s_per_100k_entries=%.2f entries=%lld store_mb=%.0f peak_rss_mb=%.0f relay_msgs_per_s=%.0f",
+                    r.eventsPerSecond, r.verifySecondsPer100k, r.entries, r.storeMB, r.peakRSSMB, relay))
+        if relay > 0 { emit(String(format: "ratio archive events/relay: %.0f%% (target ≥ 50%%)", 100 * r.eventsPerSecond / relay)) }
     }
 }

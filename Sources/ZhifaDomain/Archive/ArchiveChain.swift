@@ -75,7 +75,7 @@ public enum ArchiveChain {
 
     /// Lower-case hex SHA-256.
     public static func sha256Hex(_ bytes: some DataProtocol) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        Hex.sha256(bytes)
     }
 
     /// The canonical bytes of an entry: every field but `prevHash` and `hash`, in a fixed order,

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ZhifaDomain
 
 /// The device request-signing scheme.
 ///
@@ -13,7 +14,7 @@ public enum DeviceSignature {
 
     /// The exact bytes that are signed.
     public static func canonical(method: String, path: String, date: String, body: [UInt8]) -> [UInt8] {
-        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let digest = Hex.sha256(body)
         return Array("\(method.uppercased())\n\(path)\n\(date)\n\(digest)".utf8)
     }
 
