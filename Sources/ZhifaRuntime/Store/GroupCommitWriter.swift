@@ -98,6 +98,7 @@ public final class GroupCommitWriter: Sendable {
 public enum SQLiteStore {
     public static func open(_ path: String) throws -> DatabasePool {
         var c = Configuration()
+        c.maximumReaderCount = 16  // many concurrent handlers read before they write
         c.busyMode = .timeout(15)  // operator commands (e.g. `zhifa archive verify`) share the file with the service
         c.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
