@@ -107,3 +107,18 @@ public struct ProcessingStep: Sendable {
     public var investigators: [String]
     public var outputs: [KafkaRecord]
 }
+
+/// A case as stored, read in one transaction before one of its events is handled.
+public struct CaseSnapshot: Sendable {
+    /// The event's recorded outputs, when it was processed already.
+    public var outputs: [KafkaRecord]? = nil
+    /// The case's stored events (structured mode), when asked for.
+    public var events: [[UInt8]]? = nil
+    public var decisions: [String: DecisionRecord] = [:]
+    /// Tasks per decision id, oldest first.
+    public var tasks: [String: [ReviewTask]] = [:]
+    /// Decision ids with an approving opinion.
+    public var approved: Set<String> = []
+
+    public init() {}
+}

@@ -41,16 +41,13 @@ public struct ReviewProcessor: Sendable {
     /// The worker's handler.
     public func handle(_ message: KafkaConsumerMessage) async throws -> [KafkaRecord] {
         let (cloudEvent, event) = try contract.decode(message)
-        if let recorded = try await store.outputs(forEvent: event.id) { return recorded }
+        let cached = cache.events(event.caseId)
+        let snapshot = try await store.snapshot(eventId: event.id, caseId: event.caseId, loadEvents: cached == nil)
+        if let recorded = snapshot.outputs { return recorded }
         let structured = StructuredCloudEvent.serialize(cloudEvent)
-        var events: [EnforcementEvent]
-        if let cached = cache.events(event.caseId) {
-            events = cached
-        } else {
-            events = try await store.caseEvents(event.caseId).compactMap { bytes -> EnforcementEvent? in
-                guard let ce = try? StructuredCloudEvent.parse(bytes) else { return nil }
-                return try? EnforcementEvent.decode(ce)
-            }
+        var events: [EnforcementEvent] = cached ?? (snapshot.events ?? []).compactMap { bytes -> EnforcementEvent? in
+            guard let ce = try? StructuredCloudEvent.parse(bytes) else { return nil }
+            return try? EnforcementEvent.decode(ce)
         }
         events.append(event)
         let state = CaseState.fold(caseId: event.caseId, events: events)
@@ -75,7 +72,7 @@ public struct ReviewProcessor: Sendable {
         case .decisionDrafted(let d): toReview.append((d.decisionId, state.issued[d.decisionId] != nil ? .issued : .drafted, true))
         case .decisionIssued(let d): toReview.append((d.decisionId, .issued, true))
         default:
-            for id in state.decisionIds where try await store.decision(caseId: event.caseId, decisionId: id) != nil {
+            for id in state.decisionIds where snapshot.decisions[id] != nil {
                 toReview.append((id, state.issued[id] != nil ? .issued : .drafted, false))
             }
         }
@@ -83,7 +80,7 @@ public struct ReviewProcessor: Sendable {
             guard let view = DecisionView(state: state, decisionId: decisionId, trigger: trigger) else { continue }
             let review = DecisionReview(state: state, decision: view, rules: settings.rules, book: book, calendar: calendar,
                                         predecessor: { preds[$0.segmentId] ?? .none })
-            try await evaluate(review, state: state, event: event, prompted: prompted, step: &step)
+            try evaluate(review, state: state, event: event, prompted: prompted, snapshot: snapshot, step: &step)
         }
         try await store.commit(step)
         cache.store(event.caseId, events: events)
@@ -92,13 +89,14 @@ public struct ReviewProcessor: Sendable {
         return step.outputs
     }
 
-    private func evaluate(_ review: DecisionReview, state: CaseState, event: EnforcementEvent, prompted: Bool, step: inout ProcessingStep) async throws {
+    private func evaluate(_ review: DecisionReview, state: CaseState, event: EnforcementEvent, prompted: Bool, snapshot: CaseSnapshot,
+                          step: inout ProcessingStep) throws {
         let decisionId = review.decision.decisionId
         let caseId = state.caseId
         let agency = state.opened?.value.agencyId ?? "unknown"
         let classification = review.classification()
         let findings = review.findings()
-        let previous = try await store.decision(caseId: caseId, decisionId: decisionId)
+        let previous = snapshot.decisions[decisionId]
         let hash = Self.hash(findings)
         var memo = previous ?? DecisionRecord(caseId: caseId, decisionId: decisionId, agencyId: agency, major: classification.major, findingsHash: "", cleared: false, violation: false)
         memo.agencyId = agency
@@ -134,13 +132,13 @@ public struct ReviewProcessor: Sendable {
         }
 
         if classification.major {
-            try await queueTask(review, state: state, event: event, prompted: prompted, step: &step)
+            try queueTask(review, state: state, event: event, prompted: prompted, stored: snapshot.tasks[decisionId] ?? [], step: &step)
         }
         // Judged on what is known, not on which event arrived last: once the issued decision and the
         // major classification are both known and no approval exists, the violation is recorded once.
         if let issued = review.decision.issued?.value, let issuedEventId = review.decision.issued?.eventId,
            classification.major, !memo.violation,
-           try await !store.hasApproval(caseId: caseId, decisionId: decisionId) {
+           !snapshot.approved.contains(decisionId) {
             memo.violation = true
             metrics.violations.increment()
             logger.warning("major decision issued without an approving legal review opinion", metadata: ["case": "\(caseId)", "decision": "\(decisionId)"])
@@ -154,9 +152,10 @@ public struct ReviewProcessor: Sendable {
     }
 
     /// A major draft becomes a task; a returned draft's next version becomes a new task linked to the old.
-    private func queueTask(_ review: DecisionReview, state: CaseState, event: EnforcementEvent, prompted: Bool, step: inout ProcessingStep) async throws {
+    private func queueTask(_ review: DecisionReview, state: CaseState, event: EnforcementEvent, prompted: Bool, stored: [ReviewTask],
+                           step: inout ProcessingStep) throws {
         let decisionId = review.decision.decisionId
-        let tasks = try await store.tasks(caseId: state.caseId, decisionId: decisionId) + step.newTasks.filter { $0.decisionId == decisionId }
+        let tasks = stored + step.newTasks.filter { $0.decisionId == decisionId }
         let draftEventId = review.decision.draft?.eventId ?? review.decision.issued?.eventId ?? event.id
         let latest = tasks.last
         if let latest, latest.state == .open || latest.state == .claimed {

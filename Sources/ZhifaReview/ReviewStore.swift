@@ -14,16 +14,17 @@ public enum TaskQueueError: Error, Sendable, Equatable {
 
 /// The review service's storage. SQLite by default; another database implements this protocol.
 public protocol ReviewStore: Sendable {
-    /// The outputs recorded for an event already processed, or nil if it is new.
-    func outputs(forEvent id: String) async throws -> [KafkaRecord]?
     /// The structured-mode JSON of every stored event of a case.
     func caseEvents(_ caseId: String) async throws -> [[UInt8]]
+    /// What the processor needs about a case before handling one of its events, read in one
+    /// transaction: the event's recorded outputs (when it was processed already), the case's
+    /// stored events (when `loadEvents`), its decisions, tasks and approvals.
+    func snapshot(eventId: String, caseId: String, loadEvents: Bool) async throws -> CaseSnapshot
     /// The segment recorded just before `segment` on its device, among those stored and `pending`
     /// (a segment being processed, not yet stored).
     func predecessor(of segment: AVSegmentRegistered, pending: AVSegmentRegistered?) async throws -> DevicePredecessor
     func decision(caseId: String, decisionId: String) async throws -> DecisionRecord?
     func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask]
-    func hasApproval(caseId: String, decisionId: String) async throws -> Bool
     /// Stores one processed event's effects atomically (durable on return).
     func commit(_ step: ProcessingStep) async throws
 
@@ -108,10 +109,28 @@ public final class SQLiteReviewStore: ReviewStore {
         return KafkaRecord(topic: row["topic"], key: key.isEmpty ? nil : key, value: Array((row["value"] as Data?) ?? Data()), headers: headers(row["headers"]))
     }
 
-    public func outputs(forEvent id: String) async throws -> [KafkaRecord]? {
+    public func snapshot(eventId: String, caseId: String, loadEvents: Bool) async throws -> CaseSnapshot {
         try await pool.read { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM events WHERE event_id = ?", arguments: [id]) == true else { return nil }
-            return try Row.fetchAll(db, sql: "SELECT topic, key, value, headers FROM outputs WHERE event_id = ? ORDER BY n", arguments: [id]).map(Self.record)
+            var snap = CaseSnapshot()
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM events WHERE event_id = ?"), arguments: [eventId]) == true {
+                snap.outputs = try Row.fetchAll(db.cachedStatement(sql: "SELECT topic, key, value, headers FROM outputs WHERE event_id = ? ORDER BY n"),
+                                                arguments: [eventId]).map(Self.record)
+                return snap
+            }
+            if loadEvents {
+                snap.events = try Data.fetchAll(db.cachedStatement(sql: "SELECT structured FROM events WHERE case_id = ?"), arguments: [caseId]).map { Array($0) }
+            }
+            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM decisions WHERE case_id = ?"), arguments: [caseId]) {
+                let d = Self.decisionRecord(r)
+                snap.decisions[d.decisionId] = d
+            }
+            for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM tasks WHERE case_id = ? ORDER BY seq"), arguments: [caseId]) {
+                let t = Self.task(r)
+                snap.tasks[t.decisionId, default: []].append(t)
+            }
+            snap.approved = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT decision_id FROM opinions WHERE case_id = ? AND opinion = 'approve'"),
+                                                    arguments: [caseId]))
+            return snap
         }
     }
 
@@ -157,12 +176,6 @@ public final class SQLiteReviewStore: ReviewStore {
     public func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE case_id = ? AND decision_id = ? ORDER BY seq", arguments: [caseId, decisionId]).map(Self.task)
-        }
-    }
-
-    public func hasApproval(caseId: String, decisionId: String) async throws -> Bool {
-        try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM opinions WHERE case_id = ? AND decision_id = ? AND opinion = 'approve'", arguments: [caseId, decisionId]) == true
         }
     }
 
