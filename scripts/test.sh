@@ -4,6 +4,8 @@
 # start the real zhifa binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The toolchain lives in /opt/swift on this project's machines; use it when it is not on PATH.
+command -v swift >/dev/null || { [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"; } || true
 scripts/install-deps.sh --test
 swift build --build-tests
 swift test --skip-build "$@"
