@@ -86,14 +86,13 @@ public final class ArchiveConsumer: Service, Sendable {
         logger.info("archive stopped consuming")
     }
 
-    /// Reads (validates) a batch on two tasks, keeping its order.
+    /// Reads (validates) a batch, its first half on a child task, keeping its order.
     func read(_ batch: [KafkaConsumerMessage], receivedAt now: Date) async -> [IncomingMessage] {
         let intake = self.intake
         guard batch.count >= 64 else { return batch.map { intake.read($0, receivedAt: now) } }
-        let half = batch.count / 2
-        let first = Array(batch[..<half]), second = Array(batch[half...])
-        async let a = Task.detached { first.map { intake.read($0, receivedAt: now) } }.value
-        let b = second.map { intake.read($0, receivedAt: now) }
+        let first = batch[..<(batch.count / 2)]
+        async let a = first.map { intake.read($0, receivedAt: now) }
+        let b = batch[first.endIndex...].map { intake.read($0, receivedAt: now) }
         return await a + b
     }
 
@@ -131,84 +130,59 @@ public final class ArchiveConsumer: Service, Sendable {
 }
 
 /// Publishes every chain's head to the receipts topic when it moved (key = chain), so a copy of
-/// each head lives outside the archive's own file.
-public struct HeadPublisher: Service {
+/// each head lives outside the archive's own file. Run by a `PeriodicService`.
+public struct HeadPublisher: Sendable {
     public static let type = "cn.zhifa.archive.chainhead.v1"
     let store: any ArchiveStore
     let producer: KafkaProducer
     let topic: String
-    let interval: Duration
     let logger: Logger
 
-    public init(store: any ArchiveStore, producer: KafkaProducer, topic: String, interval: Duration, logger: Logger) {
+    public init(store: any ArchiveStore, producer: KafkaProducer, topic: String, logger: Logger) {
         self.store = store
         self.producer = producer
         self.topic = topic
-        self.interval = interval
         self.logger = logger
     }
 
-    public func run() async throws {
-        var initial: [String: Int64] = [:]
-        for h in (try? await store.heads()) ?? [] {
-            if let p = try? await store.publishedHead(h.chain) { initial[h.chain] = p.sequence }
-        }
-        let state = Mutex(initial)
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: self.interval)
-                let next = await self.publish(since: state.withLock { $0 })
-                state.withLock { $0 = next }
-            }
-        }
-        _ = await publish(since: state.withLock { $0 })
-    }
-
-    /// Publishes heads that moved since `last`; returns the new state.
-    public func publish(since last: [String: Int64]) async -> [String: Int64] {
+    /// Publishes the heads that moved since they were last published (the store records that).
+    public func publishMoved() async {
         do {
-            let moved = try await store.heads().filter { last[$0.chain] != $0.sequence }
-            guard !moved.isEmpty else { return last }
+            var moved: [ChainHead] = []
+            for h in try await store.heads() {
+                if try await store.publishedHead(h.chain)?.sequence != h.sequence { moved.append(h) }
+            }
+            guard !moved.isEmpty else { return }
             let records = try moved.map {
                 try InternalEvents.record(topic: topic, key: $0.chain, id: "chainhead-\($0.chain)-\($0.sequence)", type: Self.type, service: "archive", payload: $0)
             }
             _ = try await producer.sendAll(records)
             try await store.recordPublished(moved)
-            var next = last
-            for h in moved { next[h.chain] = h.sequence }
-            return next
         } catch {
             logger.warning("could not publish chain heads yet; retrying", metadata: ["error": "\(error)"])
-            return last
         }
     }
 }
 
-/// Applies the retention schedule periodically.
-public struct RetentionSweeper: Service {
+/// Applies the retention schedule. Run by a `PeriodicService`.
+public struct RetentionSweeper: Sendable {
     let store: any ArchiveStore
     let rules: RetentionRules
-    let interval: Duration
     let logger: Logger
 
-    public init(store: any ArchiveStore, rules: RetentionRules, interval: Duration, logger: Logger) {
+    public init(store: any ArchiveStore, rules: RetentionRules, logger: Logger) {
         self.store = store
         self.rules = rules
-        self.interval = interval
         self.logger = logger
     }
 
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let n = try await self.store.applyRetention(rules: self.rules, now: Date())
-                    if n > 0 { self.logger.notice("retention: payloads past their period removed, tombstones written", metadata: ["removed": "\(n)"]) }
-                } catch {
-                    self.logger.warning("retention sweep failed; will retry", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: self.interval)
-            }
+    /// Removes expired payloads, leaving tombstones.
+    public func sweep() async {
+        do {
+            let n = try await store.applyRetention(rules: rules, now: Date())
+            if n > 0 { logger.notice("retention: payloads past their period removed, tombstones written", metadata: ["removed": "\(n)"]) }
+        } catch {
+            logger.warning("retention sweep failed; will retry", metadata: ["error": "\(error)"])
         }
     }
 }

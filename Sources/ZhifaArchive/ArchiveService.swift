@@ -37,8 +37,8 @@ public enum ArchiveService {
             batchSize: config.archive.batchSize, metricsFactory: context.metricsFactory, logger: context.logger)
         context.health.register("kafka-consumer:\(config.groups.archive)") { consumer.notRunning.map { .failed($0) } ?? .ok }
         let lag = context.metrics.makeGauge(name: "zhifa_archive_consumer_lag", help: "Messages not yet archived behind the end of the assigned partitions")
-        let heads = HeadPublisher(store: store, producer: producer, topic: config.topics.receipts, interval: .seconds(config.archive.headIntervalSeconds), logger: context.logger)
-        let retention = RetentionSweeper(store: store, rules: config.archive.retention, interval: .seconds(config.archive.retentionSweepSeconds), logger: context.logger)
+        let heads = HeadPublisher(store: store, producer: producer, topic: config.topics.receipts, logger: context.logger)
+        let retention = RetentionSweeper(store: store, rules: config.archive.retention, logger: context.logger)
         let operations = ArchiveOperations(store: store, rules: config.review.rules)
         let api = ArchiveAPI(operations: operations, tokens: await BearerTokens.make(secret: config.archive.jwtSecret), archivists: archivists)
         let http = ServiceHTTPServer.make(context: context, port: config.http.archivePort, beforeScrape: { lag.set(Double(consumer.lag)) }, routes: api.add)
@@ -47,9 +47,9 @@ public enum ArchiveService {
                 await producer.close()
                 await store.close()
             }),
-            .init(service: heads),
+            .init(service: PeriodicService(every: .seconds(config.archive.headIntervalSeconds), tick: heads.publishMoved, finally: heads.publishMoved)),
             .init(service: consumer),
-            .init(service: retention),
+            .init(service: PeriodicService(every: .seconds(config.archive.retentionSweepSeconds), tick: retention.sweep)),
             .init(service: http),
         ]
     }

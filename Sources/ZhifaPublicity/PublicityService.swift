@@ -24,7 +24,7 @@ public enum PublicityService {
             group: config.groups.publicity, changes: hub, published: published, metricsFactory: context.metricsFactory, logger: context.logger)
         let worker = context.makeWorker(group: config.groups.publicity, topics: [config.topics.events, config.topics.review], producer: producer,
                                         handler: processor.handle)
-        let publisher = OutboxPublisher(name: "publicity", pending: { try await store.pendingPublications(limit: 500) },
+        let publisher = OutboxPublisher(name: "publicity", pending: { try await store.pendingPublications(limit: $0) },
                                         markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
         let watch = DeadlineWatch(store: store, calendar: calendar, rules: settings.rules, registry: context.metrics, logger: context.logger)
         context.health.register("calendar") { watch.health() }
@@ -39,58 +39,11 @@ public enum PublicityService {
             }),
             .init(service: publisher),
             .init(service: worker),
-            .init(service: maintenance),
+            .init(service: PeriodicService(every: maintenance.interval, tick: maintenance.tick)),
             .init(service: http),
             // Shut down first: ends open /events streams so the HTTP server can drain.
             .init(service: ClosingService("feed-streams") { hub.close() }),
         ]
-    }
-}
-
-/// Sends the events a store queued in its outbox (same transaction as the change), then marks
-/// them sent. At least once: an event sent but not yet marked is sent again after a crash, with
-/// the same `ce_id`.
-public struct OutboxPublisher: Service {
-    let name: String
-    let pending: @Sendable () async throws -> [(id: Int64, record: KafkaRecord)]
-    let markSent: @Sendable ([Int64]) async throws -> Void
-    let producer: KafkaProducer
-    let signal: WakeSignal
-    let logger: Logger
-
-    public init(name: String, pending: @escaping @Sendable () async throws -> [(id: Int64, record: KafkaRecord)], markSent: @escaping @Sendable ([Int64]) async throws -> Void,
-                producer: KafkaProducer, signal: WakeSignal, logger: Logger) {
-        self.name = name
-        self.pending = pending
-        self.markSent = markSent
-        self.producer = producer
-        self.signal = signal
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                while await self.publish() == .more {}
-                await self.signal.wait(timeout: .seconds(5))
-            }
-        }
-        _ = await publish()
-    }
-
-    enum Outcome { case done, more }
-
-    func publish() async -> Outcome {
-        do {
-            let batch = try await pending()
-            guard !batch.isEmpty else { return .done }
-            _ = try await producer.sendAll(batch.map(\.record))
-            try await markSent(batch.map(\.id))
-            return batch.count == 500 ? .more : .done
-        } catch {
-            logger.warning("could not publish \(name) events yet; retrying", metadata: ["error": "\(error)"])
-            return .done
-        }
     }
 }
 
@@ -151,9 +104,10 @@ public final class DeadlineWatch: Sendable {
     }
 }
 
-/// Periodic feed upkeep: expires entries past their time, reloads the calendar folder (a new
-/// year's data recomputes provisional deadlines), and refreshes the deadline report.
-struct FeedMaintenance: Service {
+/// Periodic feed upkeep (run by a `PeriodicService`): expires entries past their time, reloads
+/// the calendar folder every `reload` (a new year's data recomputes provisional deadlines), and
+/// refreshes the deadline report.
+final class FeedMaintenance: Sendable {
     let store: any PublicityStore
     let processor: PublicityProcessor
     let directory: URL
@@ -161,22 +115,35 @@ struct FeedMaintenance: Service {
     let reload: Duration
     let watch: DeadlineWatch
     let logger: Logger
+    /// When the calendar was last (re)loaded; nil before the first tick.
+    private let lastReload = Mutex<ContinuousClock.Instant?>(nil)
 
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var lastReload = ContinuousClock.now
-            await self.recompute()
-            while !Task.isCancelled {
-                await self.expire()
-                if ContinuousClock.now - lastReload >= self.reload {
-                    lastReload = ContinuousClock.now
-                    self.reloadCalendar()
-                    await self.recompute()
-                }
-                await self.watch.check()
-                try? await Task.sleep(for: min(self.reload, .seconds(60)))
-            }
+    init(store: any PublicityStore, processor: PublicityProcessor, directory: URL, calendar: CalendarHolder, reload: Duration, watch: DeadlineWatch, logger: Logger) {
+        self.store = store
+        self.processor = processor
+        self.directory = directory
+        self.calendar = calendar
+        self.reload = reload
+        self.watch = watch
+        self.logger = logger
+    }
+
+    /// How often `tick` should run.
+    var interval: Duration { min(reload, .seconds(60)) }
+
+    /// One round of upkeep. The first recomputes deadlines with the calendar loaded at start.
+    func tick() async {
+        let step = lastReload.withLock { last -> (reload: Bool, recompute: Bool) in
+            let now = ContinuousClock.now
+            guard let l = last else { last = now; return (false, true) }
+            guard now - l >= reload else { return (false, false) }
+            last = now
+            return (true, true)
         }
+        if step.reload { reloadCalendar() }
+        if step.recompute { await recompute() }
+        await expire()
+        await watch.check()
     }
 
     func expire() async {

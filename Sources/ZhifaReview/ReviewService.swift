@@ -42,7 +42,8 @@ public enum ReviewService {
         let worker = context.makeWorker(group: config.groups.review, topics: [config.topics.events], producer: producer,
                                         concurrency: config.review.workerConcurrency, handler: processor.handle)
         let published = WakeSignal()
-        let publisher = ReviewPublisher(store: store, producer: producer, signal: published, logger: context.logger)
+        let publisher = OutboxPublisher(name: "review", pending: { try await store.pendingPublications(limit: $0) },
+                                        markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
         let tokens = await BearerTokens.make(secret: config.review.jwtSecret)
         let api = ReviewAPI(store: store, tokens: tokens, reviewers: reviewers, book: book, calendar: calendar, settings: config.review,
                             topic: config.topics.review, published: published, logger: context.logger)
@@ -60,68 +61,35 @@ public enum ReviewService {
                 await store.close()
             }),
             .init(service: publisher),
-            .init(service: queueWatch),
+            .init(service: PeriodicService(every: .seconds(15), tick: queueWatch.refresh)),
             .init(service: worker),
             .init(service: http),
         ]
     }
 }
 
-/// Publishes events that the API queued in the store (opinions, task changes), then marks them.
-struct ReviewPublisher: Service {
-    let store: any ReviewStore
-    let producer: KafkaProducer
-    let signal: WakeSignal
-    let logger: Logger
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.publish()
-                await self.signal.wait(timeout: .seconds(5))
-            }
-        }
-        await publish()
-    }
-
-    func publish() async {
-        do {
-            let pending = try await store.pendingPublications(limit: 500)
-            guard !pending.isEmpty else { return }
-            _ = try await producer.sendAll(pending.map(\.record))
-            try await store.markPublished(pending.map(\.id))
-        } catch {
-            logger.warning("could not publish review events yet; retrying", metadata: ["error": "\(error)"])
-        }
-    }
-}
-
 /// Keeps the open and overdue task gauges current.
-struct QueueWatch: Service {
+struct QueueWatch: Sendable {
     let store: any ReviewStore
     let agencies: [String]
     let overdue: Gauge
     let open: Gauge
     let logger: Logger
 
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                var o = 0
-                var late = 0
-                let now = Date()
-                for a in agencies {
-                    for t in (try? await store.listTasks(agencyId: a, now: now)) ?? [] {
-                        let s = t.effectiveState(at: now)
-                        if s == .open || s == .claimed { o += 1 }
-                        if t.overdue(at: now) { late += 1 }
-                    }
-                }
-                open.set(Double(o))
-                overdue.set(Double(late))
-                if late > 0 { logger.notice("review tasks are overdue", metadata: ["overdue": "\(late)"]) }
-                try? await Task.sleep(for: .seconds(15))
+    /// Counts the tasks and sets the gauges.
+    func refresh() async {
+        var o = 0
+        var late = 0
+        let now = Date()
+        for a in agencies {
+            for t in (try? await store.listTasks(agencyId: a, now: now)) ?? [] {
+                let s = t.effectiveState(at: now)
+                if s == .open || s == .claimed { o += 1 }
+                if t.overdue(at: now) { late += 1 }
             }
         }
+        open.set(Double(o))
+        overdue.set(Double(late))
+        if late > 0 { logger.notice("review tasks are overdue", metadata: ["overdue": "\(late)"]) }
     }
 }
