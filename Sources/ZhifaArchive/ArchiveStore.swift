@@ -135,8 +135,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
             var receipts: [ArchiveReceipt] = []
             var appended = 0
             var duplicates = 0
-            var heads: [String: (Int64, String)] = [:]
-            var headTimes: [String: String] = [:]
+            var heads: [String: (seq: Int64, hash: String, at: String)] = [:]  // moved in this batch
             var receivedText: (Date, String)? = nil  // a batch shares one receive time
             for m in messages {
                 let sha = ArchiveChain.sha256Hex(m.value)
@@ -164,7 +163,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
                     }
                 }
                 let chain = ArchiveChain.chain(topic: m.topic, partition: m.partition)
-                let (seq, prev) = try heads[chain] ?? Self.head(db, chain)
+                let (seq, prev) = try heads[chain].map { ($0.seq, $0.hash) } ?? Self.head(db, chain)
                 if receivedText?.0 != m.receivedAt { receivedText = (m.receivedAt, ChinaTime.formatMillis(m.receivedAt)) }
                 let received = receivedText!.1
                 var e = ArchiveEntry(chain: chain, sequence: seq + 1, kind: .message, eventId: eventId, topic: m.topic, partition: m.partition, offset: m.offset,
@@ -173,15 +172,14 @@ public final class SQLiteArchiveStore: ArchiveStore {
                                      payloadSha256: sha, payloadSize: Int64(m.value.count), prevHash: "", hash: "")
                 ArchiveChain.seal(&e, after: prev)
                 try Self.insert(db, e, payload: m.value, deviceId: valid ? m.deviceId : nil, segmentId: valid ? m.segmentId : nil, startedAt: valid ? m.startedAt : nil)
-                heads[chain] = (e.sequence, e.hash)
-                headTimes[chain] = e.receivedAt
+                heads[chain] = (e.sequence, e.hash, e.receivedAt)
                 appended += 1
                 if valid, let ceId = m.ceId {
                     receipts.append(ArchiveReceipt(eventId: ceId, topic: m.topic, partition: m.partition, offset: m.offset, chain: chain, sequence: e.sequence,
                                                    entryHash: e.hash, valid: true, archivedAt: e.receivedAt))
                 }
             }
-            for (chain, (seq, hash)) in heads { try Self.setHead(db, chain: chain, sequence: seq, hash: hash, at: headTimes[chain] ?? "") }
+            for (chain, h) in heads { try Self.setHead(db, chain: chain, sequence: h.seq, hash: h.hash, at: h.at) }
             return AppendOutcome(receipts: receipts, appended: appended, duplicates: duplicates)
         }
     }
@@ -225,8 +223,10 @@ public final class SQLiteArchiveStore: ArchiveStore {
     public func predecessor(of segment: AVSegmentRegistered) async throws -> DevicePredecessor {
         try await pool.read { db in
             guard let r = try Row.fetchOne(db, sql: """
-                SELECT headers, payload FROM entries WHERE device_id = ? AND started_at < ? AND segment_id != ? ORDER BY started_at DESC LIMIT 1
-                """, arguments: [segment.deviceId, segment.startedAt.date.timeIntervalSince1970, segment.segmentId]),
+                SELECT payload FROM entries WHERE device_id = ? AND segment_id != ? AND (started_at < ? OR (started_at = ? AND segment_id < ?))
+                ORDER BY started_at DESC, segment_id DESC LIMIT 1
+                """, arguments: [segment.deviceId, segment.segmentId, segment.startedAt.date.timeIntervalSince1970, segment.startedAt.date.timeIntervalSince1970,
+                                 segment.segmentId]),
                   let payload = Self.payload(r), let s = try? JSONDecoder().decode(AVSegmentRegistered.self, from: Data(payload)) else { return .none }
             return .known(segmentId: s.segmentId, sha256: s.sha256, endedAt: s.endedAt.date)
         }

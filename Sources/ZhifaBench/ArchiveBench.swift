@@ -58,15 +58,10 @@ public enum ArchiveBench {
         let report = try await store.verify(caseId: nil, now: Date())
         let verifySeconds = Double((ContinuousClock.now - v0) / .microseconds(1)) / 1e6
         await store.close()
-        guard report.ok else { throw BenchFailure(description: "verify failed on the benchmark's own archive: \(report.text)") }
+        guard report.ok else { throw BenchError("verify failed on the benchmark's own archive: \(report.text)") }
         let size = ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.doubleValue ?? 0) / 1_048_576
         log(String(format: "[archive] verify of %lld entries: %.2f s (%.2f s per 100,000), store %.0f MB", entries, verifySeconds, verifySeconds * 100_000 / Double(max(entries, 1)), size))
         return Result(events: backlog.count, eventsPerSecond: eps, entries: entries, verifySeconds: verifySeconds,
                       verifySecondsPer100k: verifySeconds * 100_000 / Double(max(entries, 1)), storeMB: size, peakRSSMB: BenchSupport.peakRSSMB())
     }
-}
-
-/// A benchmark that could not produce a trustworthy number.
-public struct BenchFailure: Error, CustomStringConvertible {
-    public var description: String
 }
