@@ -116,15 +116,28 @@ public struct CBaseline {
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("baseline ") }) else {
             throw BenchError("the C baseline printed no summary line")
         }
-        var kv: [String: Double] = [:]
-        for f in line.split(separator: " ") {
-            let p = f.split(separator: "=", maxSplits: 1)
-            if p.count == 2, let v = Double(p[1]) { kv[String(p[0])] = v }
-        }
+        let kv = keyValues(line)
         return CBaseline(
             produceMsgsPerS: kv["produce_msgs_per_s"] ?? 0, relayMsgsPerS: kv["relay_msgs_per_s"] ?? 0,
             p50Ms: kv["e2e_p50_ms"] ?? 0, p99Ms: kv["e2e_p99_ms"] ?? 0, raw: String(line))
     }
+}
+
+/// The numeric `key=value` fields of a summary line (`zhifa relay_msgs_per_s=… e2e_p99_ms=…`).
+public func keyValues(_ line: Substring) -> [String: Double] {
+    var kv: [String: Double] = [:]
+    for f in line.split(separator: " ") {
+        let p = f.split(separator: "=", maxSplits: 1)
+        if p.count == 2, let v = Double(p[1]) { kv[String(p[0])] = v }
+    }
+    return kv
+}
+
+/// The median of `values` (0 when empty).
+public func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return 0 }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
 /// A benchmark that could not run.

@@ -43,8 +43,9 @@ final class ConsumerCore: @unchecked Sendable {
     // MARK: poll thread → application
 
     /// Adds polled messages, waiting while the buffer is full. Returns false once stopped.
-    func push(_ batch: [KafkaConsumerMessage]) -> Bool {
+    func push(_ batch: consuming [KafkaConsumerMessage]) -> Bool {
         var handoff: (CheckedContinuation<[KafkaConsumerMessage], Never>, [KafkaConsumerMessage])? = nil
+        var batch = batch
         cond.lock()
         while buffer.count >= capacity && pushing { cond.wait() }
         guard pushing else {
@@ -52,17 +53,18 @@ final class ConsumerCore: @unchecked Sendable {
             return false
         }
         var last: PartitionLedger? = nil
-        for var m in batch {
+        for i in batch.indices {
             if trackOffsets {
-                if last == nil || last!.topicPartition.partition != m.partition || last!.topicPartition.topic != m.topic {
-                    last = ledgers[m.topicPartition]
+                if last == nil || last!.topicPartition.partition != batch[i].partition || last!.topicPartition.topic != batch[i].topic {
+                    last = ledgers[batch[i].topicPartition]
                 }
                 guard let ledger = last else { continue }  // not assigned (any more)
-                m.assignmentEpoch = ledger.epoch
-                m.ledger = ledger
-                ledger.append(offset: m.offset)
+                // In place: the message's storage is referenced once, so this copies nothing.
+                batch[i].assignmentEpoch = ledger.epoch
+                batch[i].ledger = ledger
+                ledger.append(offset: batch[i].offset)
             }
-            buffer.append(m)
+            buffer.append(batch[i])
         }
         if let w = waiter, !buffer.isEmpty {
             waiter = nil

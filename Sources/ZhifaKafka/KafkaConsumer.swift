@@ -196,7 +196,7 @@ public final class KafkaConsumer: Sendable {
             var lastLag = ContinuousClock.now
             while control.running.load(ordering: .acquiring) {
                 let batch = loop.pollBatch(timeoutMs: 100, max: 256)
-                if !batch.isEmpty, !core.push(batch) { break }
+                if !batch.isEmpty, !core.push(consume batch) { break }
                 let now = ContinuousClock.now
                 if now - lastLag >= .seconds(1) {
                     lastLag = now

@@ -58,16 +58,19 @@ public final class DeadlineWatch: Sendable {
     let late: Gauge
     let provisional: Gauge
     let latest = Mutex<DeadlineReport.Provisional>(.init(count: 0, yearsWithoutData: []))
+    private static var held: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "zhifa", subsystem: "publicity", metricName: "held", unitName: "decisions",
+        helpText: "Issued decisions not published, by deadline state") }
 
     public init(store: any PublicityStore, calendar: CalendarHolder, rules: PublicityRules, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.store = store
         self.calendar = calendar
         self.rules = rules
         self.logger = logger
-        overdue = registry.makeGauge(name: "zhifa_publicity_held_decisions", labels: [("state", "overdue")], help: "Issued decisions not published, by deadline state")
-        approaching = registry.makeGauge(name: "zhifa_publicity_held_decisions", labels: [("state", "approaching")], help: "Issued decisions not published, by deadline state")
-        late = registry.makeGauge(name: "zhifa_publicity_late_entries", help: "Entries on the feed that were published after their due date")
-        provisional = registry.makeGauge(name: "zhifa_publicity_provisional_deadlines", help: "Publication deadlines counted without an official calendar (weekends only)")
+        overdue = registry.makeGauge(descriptor: Self.held, labels: [("state", "overdue")])
+        approaching = registry.makeGauge(descriptor: Self.held, labels: [("state", "approaching")])
+        late = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", subsystem: "publicity", metricName: "late", unitName: "entries", helpText: "Entries on the feed that were published after their due date"))
+        provisional = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", subsystem: "publicity", metricName: "provisional", unitName: "deadlines", helpText: "Publication deadlines counted without an official calendar (weekends only)"))
     }
 
     /// Recomputes the report, sets the gauges and logs what needs attention.

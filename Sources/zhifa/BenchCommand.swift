@@ -31,8 +31,11 @@ struct BenchKafkaCommand: AsyncParsableCommand {
     @Option(name: .customLong("fetch-wait-ms")) var fetchWaitMs = 10
     @Option(help: "Messages per second in the latency phase.") var rate = 1_000
     @Option(name: .customLong("latency-messages")) var latencyMessages = 5_000
+    @Option(help: "Rounds, each a fresh zhifa process then a fresh C baseline run (with --baseline); prints every round and the medians. This machine's spread between runs is wide (±15%), so compare medians.")
+    var rounds = 1
 
     func run() async throws {
+        if rounds > 1 { return try runRounds() }
         let (config, _) = try common.load()
         var o = KafkaBench.Options()
         o.brokers = brokers
@@ -52,6 +55,57 @@ struct BenchKafkaCommand: AsyncParsableCommand {
             emit(String(format: "ratio zhifa/C: produce %.0f%%, relay %.0f%% (target ≥ 70%%); p99 %+.2f ms vs C (target ≤ +5 ms)",
                         100 * r.produceMsgsPerS / b.produceMsgsPerS, 100 * r.relayMsgsPerS / b.relayMsgsPerS, r.p99Ms - b.p99Ms))
         }
+    }
+}
+
+extension BenchKafkaCommand {
+    /// The command line of one round: these options without `--rounds` and `--baseline`.
+    private var roundArguments: [String] {
+        var a = ["bench", "kafka", "--config", common.config, "--data-dir", common.dataDir]
+        a += ["--brokers", "\(brokers)", "--messages", "\(messages)", "--partitions", "\(partitions)"]
+        a += ["--linger-ms", "\(lingerMs)", "--fetch-wait-ms", "\(fetchWaitMs)", "--rate", "\(rate)", "--latency-messages", "\(latencyMessages)"]
+        return a
+    }
+
+    /// Alternates fresh zhifa and C processes and prints the medians.
+    private func runRounds() throws {
+        var o = KafkaBench.Options()
+        (o.brokers, o.messages, o.partitions, o.lingerMs, o.fetchWaitMaxMs, o.rate, o.latencyMessages) =
+            (brokers, messages, partitions, lingerMs, fetchWaitMs, rate, latencyMessages)
+        var ours: [[String: Double]] = []
+        var theirs: [CBaseline] = []
+        for round in 1...rounds {
+            let child = Process()
+            child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+            child.arguments = roundArguments
+            let pipe = Pipe()
+            child.standardOutput = pipe
+            try child.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            child.waitUntilExit()
+            guard child.terminationStatus == 0, let line = text.split(separator: "\n").first(where: { $0.hasPrefix("zhifa produce_msgs_per_s=") }) else {
+                throw BenchError("round \(round): zhifa bench kafka failed (exit \(child.terminationStatus))")
+            }
+            ours.append(keyValues(line))
+            emit("round \(round): " + line)
+            if let dir = baselineOption.baseline {
+                let b = try CBaseline.run(directory: dir, arguments: o.baselineArguments)
+                theirs.append(b)
+                emit("round \(round): " + b.raw)
+            }
+        }
+        let relay = median(ours.map { $0["relay_msgs_per_s"] ?? 0 })
+        let produce = median(ours.map { $0["produce_msgs_per_s"] ?? 0 })
+        let p99 = median(ours.map { $0["e2e_p99_ms"] ?? 0 })
+        emit(String(format: "median of %d: zhifa produce_msgs_per_s=%.0f relay_msgs_per_s=%.0f e2e_p99_ms=%.2f", rounds, produce, relay, p99))
+        guard !theirs.isEmpty else { return }
+        let cRelay = median(theirs.map(\.relayMsgsPerS))
+        let cProduce = median(theirs.map(\.produceMsgsPerS))
+        let cP99 = median(theirs.map(\.p99Ms))
+        let ratios = zip(ours, theirs).map { 100 * ($0["relay_msgs_per_s"] ?? 0) / $1.relayMsgsPerS }
+        emit(String(format: "median of %d: C produce_msgs_per_s=%.0f relay_msgs_per_s=%.0f e2e_p99_ms=%.2f", rounds, cProduce, cRelay, cP99))
+        emit(String(format: "ratio zhifa/C (medians): produce %.0f%%, relay %.0f%% (target ≥ 70%%; per round %@); p99 %+.2f ms vs C (target ≤ +5 ms)",
+                    100 * produce / cProduce, 100 * relay / cRelay, ratios.map { String(format: "%.0f%%", $0) }.joined(separator: " "), p99 - cP99))
     }
 }
 
