@@ -26,7 +26,7 @@ public enum PublicityBench {
     }
 
     static func event(_ id: String, type: EventType, time: String, data: JSONValue) -> CloudEvent {
-        CloudEvent(id: id, source: "urn:zhifa:device:PDA-0031", type: type.rawValue, time: time, dataContentType: "application/json", data: Array(data.jsonText.utf8))
+        CloudEvent(id: id, source: "urn:zhifa:device:PDA-0031", type: type.rawValue, time: time, dataContentType: "application/json", data: data.jsonBytes)
     }
 
     /// A simple-procedure penalty case `n`: its opening and its decision.

@@ -91,7 +91,7 @@ public enum ArchiveChain {
             ("payloadSha256", .string(e.payloadSha256)), ("payloadSize", .number(JSONNumber(e.payloadSize))),
         ]
         members.append(("format", .string("zhifa-archive-entry/1")))
-        return Array(JSONValue.object(JSONObject(members)).jsonText.utf8)
+        return JSONValue.object(JSONObject(members)).jsonBytes
     }
 
     /// SHA-256 of the canonical bytes.

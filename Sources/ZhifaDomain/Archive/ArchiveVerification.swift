@@ -146,7 +146,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
             ("sequence", .number(JSONNumber(sequence))), ("at", .string(at)), ("actor", .string(actor)), ("action", .string(action)),
             ("target", .string(target)), ("format", .string("zhifa-audit-entry/1")),
         ]))
-        return ArchiveChain.sha256Hex(Array(v.jsonText.utf8))
+        return ArchiveChain.sha256Hex(v.jsonBytes)
     }
 
     /// Seals it after the previous audit entry's hash.

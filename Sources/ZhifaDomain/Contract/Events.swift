@@ -70,7 +70,19 @@ public enum ChinaTime {
         let days = Int(floor(Double(total) / 86_400))
         let secs = total - days * 86_400
         let (y, m, d) = RFC3339Time.civilFromDays(days)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d+08:00", y, m, d, secs / 3600, (secs % 3600) / 60, secs % 60)
+        var out = ""
+        out.reserveCapacity(25)
+        padded(y, 4, &out); out += "-"; padded(m, 2, &out); out += "-"; padded(d, 2, &out); out += "T"
+        padded(secs / 3600, 2, &out); out += ":"; padded((secs % 3600) / 60, 2, &out); out += ":"; padded(secs % 60, 2, &out)
+        out += "+08:00"
+        return out
+    }
+
+    /// Appends `n` (≥ 0) with leading zeros to `width` digits (String(format:) costs microseconds).
+    private static func padded(_ n: Int, _ width: Int, _ out: inout String) {
+        let digits = String(n)
+        if digits.count < width { out += String(repeating: "0", count: width - digits.count) }
+        out += digits
     }
 
     /// `2024-05-06T09:00:00.123+08:00`: millisecond precision, for change times that must order.
@@ -78,7 +90,9 @@ public enum ChinaTime {
         let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         let whole = Date(timeIntervalSince1970: Double(ms.quotientAndRemainderFloor(1000).quotient))
         let base = format(whole)
-        return String(base.dropLast(6)) + String(format: ".%03d", Int(ms.quotientAndRemainderFloor(1000).remainder)) + "+08:00"
+        var millis = "."
+        padded(Int(ms.quotientAndRemainderFloor(1000).remainder), 3, &millis)
+        return String(base.dropLast(6)) + millis + "+08:00"
     }
 
     /// `format` of the instant rounded to the nearest second.
