@@ -51,6 +51,19 @@ struct ContractTests {
         for x in v { #expect(!x.description.contains("1111"), "\(x)") }
     }
 
+    @Test("an event's case id (the Kafka key) is data.caseId when it is text, else absent")
+    func caseIdOfData() {
+        func caseId(_ data: String) -> String? {
+            CloudEvent(id: "e", source: "s", type: "t", time: "2024-05-06T09:00:00+08:00", data: Array(data.utf8)).caseId
+        }
+        #expect(caseId(#"{"caseId":"C-1","nested":{"caseId":"other"}}"#) == "C-1")
+        #expect(caseId(#" { "a" : [1, {"caseId": "x"}] , "caseId" : "C-\u0032\"" } "#) == "C-2\"")
+        #expect(caseId(#"{"nested":{"caseId":"other"}}"#) == nil)
+        #expect(caseId(#"{"caseId":17}"#) == nil)
+        #expect(caseId(#"["caseId"]"#) == nil)
+        #expect(caseId(#"{"caseId":"C-1""#) == nil)
+    }
+
     @Test("the project's contract copy, the embedded schema and the published contract are identical")
     func copiesInSync() throws {
         let mine = try String(contentsOf: contractDirectory.appendingPathComponent("enforcement-event.v1.schema.json"), encoding: .utf8)

@@ -30,8 +30,8 @@ public struct CloudEvent: Sendable, Equatable {
 
     /// `data.caseId`, the Kafka key of every contract event, if present and text.
     public var caseId: String? {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else { return nil }
-        return obj["caseId"] as? String
+        guard let raw = JSONRawMembers.members(of: data)?["caseId"] else { return nil }
+        return (try? JSONParser.parse(Array(raw)))?.stringValue
     }
 }
 
@@ -102,18 +102,19 @@ public enum StructuredCloudEvent {
 
     /// The structured-mode JSON of an event (its `data` inserted byte-exact).
     public static func serialize(_ event: CloudEvent) -> [UInt8] {
-        var text = "{\"specversion\":"
-        JSONValue.writeString(event.specversion, to: &text)
+        var out: [UInt8] = []
+        out.reserveCapacity(event.data.count + 256)
+        out.append(contentsOf: "{\"specversion\":".utf8)
+        JSONValue.writeString(event.specversion, to: &out)
         for (k, v) in [("id", event.id), ("source", event.source), ("type", event.type), ("time", event.time)] {
-            text += ",\"\(k)\":"
-            JSONValue.writeString(v, to: &text)
+            out.append(contentsOf: ",\"\(k)\":".utf8)
+            JSONValue.writeString(v, to: &out)
         }
         if let ct = event.dataContentType {
-            text += ",\"datacontenttype\":"
-            JSONValue.writeString(ct, to: &text)
+            out.append(contentsOf: ",\"datacontenttype\":".utf8)
+            JSONValue.writeString(ct, to: &out)
         }
-        text += ",\"data\":"
-        var out = Array(text.utf8)
+        out.append(contentsOf: ",\"data\":".utf8)
         out += event.data
         out.append(UInt8(ascii: "}"))
         return out
