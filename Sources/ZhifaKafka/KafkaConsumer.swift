@@ -195,7 +195,7 @@ public final class KafkaConsumer: Sendable {
             let loop = ConsumerPollLoop(rk: handle.rk, core: core, logger: logger)
             var lastLag = ContinuousClock.now
             while control.running.load(ordering: .acquiring) {
-                let batch = loop.pollBatch(timeoutMs: 100, max: 256)
+                let batch = loop.pollBatch(timeoutMs: 100, max: 1024)
                 if !batch.isEmpty, !core.push(consume batch) { break }
                 let now = ContinuousClock.now
                 if now - lastLag >= .seconds(1) {

@@ -137,7 +137,7 @@ public final class KafkaWorker: Service, Sendable {
         let (scheduler, consumer) = (run.scheduler, run.consumer)
         while !Task.isCancelled {
             await scheduler.waitForCapacity()
-            let batch = await consumer.nextBatch(max: 256)
+            let batch = await consumer.nextBatch(max: 1024)
             if batch.isEmpty { break }
             if Task.isCancelled {
                 for m in batch { consumer.abandon(m) }
