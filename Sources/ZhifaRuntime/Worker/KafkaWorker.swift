@@ -89,13 +89,7 @@ public final class KafkaWorker: Service, Sendable {
         status.withLock { $0 = .running }
         logger.info("worker started", metadata: ["topics": "\((topics + [TopicNames.retry(group)]).joined(separator: ","))"])
 
-        // Every in-flight message refers to its run without a reference count (one shared count
-        // touched by the handler tasks and the delivery thread for every message costs more than
-        // the rest of the hand-off), so the run lives for the rest of the process: a few hundred
-        // bytes per worker start. Delivery reports can arrive after `run()` returned (a shutdown
-        // deadline passed), and then still find it.
         let run = WorkerRun(worker: self, consumer: consumer, scheduler: scheduler, metrics: metrics)
-        _ = Unmanaged.passRetained(run)
         let handlers = (0..<settings.concurrency).map { _ in
             Task { await self.handlerLoop(run) }
         }
@@ -273,8 +267,7 @@ final class WorkerRun: Sendable {
 final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
     let message: KafkaConsumerMessage
     let takenAt: ContinuousClock.Instant
-    /// Never released (see `KafkaWorker.run()`), so unowned(unsafe) is safe and skips the count.
-    unowned(unsafe) let run: WorkerRun
+    let run: WorkerRun
     var attempts = 0
     var firstFailure: Date? = nil
     private let remaining = Atomic<Int>(0)

@@ -113,7 +113,7 @@ final class LaneScheduler: Sendable {
     }
 
     /// A fair share of the ready lanes for one task: a few at a time when the queue is short, up
-    /// to 64 when it is long, so locks and wake-ups are paid per batch rather than per message.
+    /// to 256 when it is long, so locks and wake-ups are paid per batch rather than per message.
     private func share(_ s: State) -> Int { min(256, max(1, s.ready.count / concurrency)) }
 
     private func pairIdle(_ s: inout State) -> [(CheckedContinuation<Batch, Never>, Batch)] {
