@@ -122,6 +122,7 @@ public enum KafkaBench {
         let firstNs = Atomic<Int64>(0)
         let handled = Atomic<Int>(0)
         let allHandled = OneShotSignal()
+        let started = OneShotSignal()
         let target = o.messages
         var settings = config.worker
         settings.shutdownDeadline = .seconds(30)
@@ -133,19 +134,17 @@ public enum KafkaBench {
             group: "relay", topics: ["in"], settings: settings, consumer: cc, producer: relayProducer,
             metricsFactory: PrometheusMetricsFactory(registry: registry), logger: logger
         ) { m in
-            if handled.wrappingAdd(1, ordering: .relaxed).newValue == 1 { firstNs.store(BenchSupport.nowNs(), ordering: .relaxed) }
-            if handled.load(ordering: .relaxed) == target { allHandled.fire() }
+            let n = handled.wrappingAdd(1, ordering: .relaxed).newValue
+            if n == 1 {
+                firstNs.store(BenchSupport.nowNs(), ordering: .relaxed)
+                started.fire()
+            }
+            if n == target { allHandled.fire() }
             return [KafkaRecord(topic: "out", key: m.key, value: m.value)]
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: logger))
         let groupTask = Task { try await group.run() }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            // the first handler call starts the clock; CPU is sampled from then
-            Thread {
-                while handled.load(ordering: .relaxed) == 0 { usleep(2_000) }
-                c.resume()
-            }.start()
-        }
+        await started.wait()  // the first handler call starts the clock; CPU is sampled from then
         let cpu0 = BenchSupport.cpuSeconds()
         await allHandled.wait()
         try await relayProducer.flush(timeout: .seconds(120))
@@ -158,8 +157,18 @@ public enum KafkaBench {
         sc.autoCommit = false
         sc.fetchWaitMaxMs = o.fetchWaitMaxMs
         let sink = try KafkaConsumer(configuration: sc, logger: logger)
-        try sink.assign((0..<o.partitions).map { KafkaPartitionStart(KafkaTopicPartition(topic: "out", partition: Int32($0)), offset: KafkaPartitionStart.end) })
+        // The sink starts at each partition's current end, read as an explicit offset (nothing else
+        // writes to "out" now), so a record relayed from here on cannot slip past it.
+        let watermarks = try KafkaAdmin(client: pc.client, logger: logger)
+        var starts: [KafkaPartitionStart] = []
+        for p in 0..<o.partitions {
+            let tp = KafkaTopicPartition(topic: "out", partition: Int32(p))
+            starts.append(KafkaPartitionStart(tp, offset: try await watermarks.watermarks(tp).high))
+        }
+        await watermarks.close()
+        try sink.assign(starts)
         let m = o.latencyMessages
+        let sinkLive = OneShotSignal()
         let sinkTask = Task { () -> [Double] in
             var lat: [Double] = []
             lat.reserveCapacity(m)
@@ -167,11 +176,24 @@ public enum KafkaBench {
                 let batch = await sink.nextBatch(max: 512)
                 if batch.isEmpty { break }
                 let now = BenchSupport.nowNs()
-                for msg in batch { if let s = msg.value.flatMap(payload.stamp(of:)), s > 0 { lat.append(Double(now - s) / 1e6) } }
+                for msg in batch {
+                    guard let s = msg.value.flatMap(payload.stamp(of:)) else { continue }
+                    if s > 0 { lat.append(Double(now - s) / 1e6) } else { sinkLive.fire() }
+                }
             }
+            sinkLive.fire()
             return lat
         }
-        try await Task.sleep(for: .seconds(1))  // let the sink's fetchers settle, as the baseline does
+        // Where the baseline sleeps 1 s for its sink's fetchers, wait until a warm-up record
+        // (stamp 0, not measured) has gone through the relay to the sink.
+        try await source.enqueue(KafkaRecord(topic: "in", key: "warm-up", value: payload.stamped(0)))
+        let warmUpLimit = Task {
+            guard (try? await Task.sleep(for: .seconds(30))) != nil else { return }  // cancelled: the sink is live
+            sinkTask.cancel()
+        }
+        await sinkLive.wait()
+        warmUpLimit.cancel()
+        guard !sinkTask.isCancelled else { throw BenchError("no warm-up record reached the latency sink within 30 s") }
         let rate = o.rate
         let base = o.messages
         await BenchSupport.onThread {
