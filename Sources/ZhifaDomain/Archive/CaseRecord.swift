@@ -214,11 +214,10 @@ public enum CaseRecordBuilder {
             var problems: [String] = []
             for seg in state.segments {
                 let s = seg.value
-                switch predecessor(s) {
-                case .none:
-                    if s.previousSegmentSha256 != nil { problems.append("\(s.segmentId) links to a previous segment of \(s.deviceId) that is not archived") }
-                case .known(let prevId, let sha, _):
-                    if s.previousSegmentSha256 != sha { problems.append("\(s.segmentId) does not link to \(s.deviceId)'s previous segment \(prevId)") }
+                switch predecessor(s).link(of: s) {
+                case .first, .intact: break
+                case .unknownPredecessor: problems.append("\(s.segmentId) links to a previous segment of \(s.deviceId) that is not archived")
+                case .unlinked(let prevId), .mismatch(let prevId): problems.append("\(s.segmentId) does not link to \(s.deviceId)'s previous segment \(prevId)")
                 }
             }
             checks.append(.init(name: "deviceChains", nameZh: "设备音像哈希链", status: problems.isEmpty ? "ok" : "incomplete",

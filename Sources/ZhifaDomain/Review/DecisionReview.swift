@@ -6,6 +6,31 @@ public enum DevicePredecessor: Sendable, Equatable {
     case none
     /// The device's previous segment in time order.
     case known(segmentId: String, sha256: String, endedAt: Date)
+
+    /// How `segment` links to this predecessor in its device's hash chain (the rule the review's
+    /// AV check and the archive's completeness report share).
+    public func link(of segment: AVSegmentRegistered) -> DeviceChainLink {
+        switch self {
+        case .none: return segment.previousSegmentSha256 == nil ? .first : .unknownPredecessor
+        case .known(let previous, let sha, _):
+            guard let claimed = segment.previousSegmentSha256 else { return .unlinked(previous: previous) }
+            return claimed == sha ? .intact(previous: previous) : .mismatch(previous: previous)
+        }
+    }
+}
+
+/// A segment's place in its device's hash chain.
+public enum DeviceChainLink: Sendable, Equatable {
+    /// The device's first known segment, naming no predecessor.
+    case first
+    /// It names a previous segment that is not known (not registered or archived yet).
+    case unknownPredecessor
+    /// A previous segment exists, but the segment names none.
+    case unlinked(previous: String)
+    /// It names a hash other than the previous segment's: a segment may be missing or replaced.
+    case mismatch(previous: String)
+    /// It names the previous segment's hash.
+    case intact(previous: String)
 }
 
 /// Which event prompted the review.
@@ -410,20 +435,18 @@ public struct DecisionReview: Sendable {
                     fails.append(("\(s.segmentId)设备时钟偏差\(o / 1000)秒，超过允许的\(rules.clockOffsetToleranceMs / 1000)秒", "\(s.segmentId): device clock off by \(o / 1000) s, beyond \(rules.clockOffsetToleranceMs / 1000) s", seg.eventId))
                 }
             }
-            switch predecessor(s) {
-            case .none:
-                if s.previousSegmentSha256 != nil {
-                    unknown.append(("\(s.segmentId)所链接的前一段音像尚未登记", "\(s.segmentId) links to a previous segment of \(s.deviceId) that has not been registered yet", seg.eventId))
-                }
-            case .known(let prevId, let sha, let ended):
-                if s.previousSegmentSha256 == nil {
-                    fails.append(("\(s.segmentId)未链接\(s.deviceId)的前一段音像\(prevId)", "\(s.segmentId) does not link to \(s.deviceId)'s previous segment \(prevId)", seg.eventId))
-                } else if s.previousSegmentSha256 != sha {
-                    fails.append(("\(s.segmentId)的哈希链与\(s.deviceId)的前一段音像\(prevId)不符，可能有音像缺失或被替换", "\(s.segmentId)'s hash link does not match \(s.deviceId)'s previous segment \(prevId): a segment may be missing or replaced", seg.eventId))
-                }
-                if ended.timeIntervalSince(s.startedAt.date) > 1 {
-                    fails.append(("\(s.segmentId)与\(s.deviceId)的前一段音像\(prevId)时间重叠", "\(s.segmentId) overlaps \(s.deviceId)'s previous segment \(prevId)", seg.eventId))
-                }
+            let previous = predecessor(s)
+            switch previous.link(of: s) {
+            case .first, .intact: break
+            case .unknownPredecessor:
+                unknown.append(("\(s.segmentId)所链接的前一段音像尚未登记", "\(s.segmentId) links to a previous segment of \(s.deviceId) that has not been registered yet", seg.eventId))
+            case .unlinked(let prevId):
+                fails.append(("\(s.segmentId)未链接\(s.deviceId)的前一段音像\(prevId)", "\(s.segmentId) does not link to \(s.deviceId)'s previous segment \(prevId)", seg.eventId))
+            case .mismatch(let prevId):
+                fails.append(("\(s.segmentId)的哈希链与\(s.deviceId)的前一段音像\(prevId)不符，可能有音像缺失或被替换", "\(s.segmentId)'s hash link does not match \(s.deviceId)'s previous segment \(prevId): a segment may be missing or replaced", seg.eventId))
+            }
+            if case .known(let prevId, _, let ended) = previous, ended.timeIntervalSince(s.startedAt.date) > 1 {
+                fails.append(("\(s.segmentId)与\(s.deviceId)的前一段音像\(prevId)时间重叠", "\(s.segmentId) overlaps \(s.deviceId)'s previous segment \(prevId)", seg.eventId))
             }
         }
         if !fails.isEmpty {
