@@ -23,12 +23,13 @@ public final class EmbeddedBrokerService: Service, Sendable {
         self.logger = logger
     }
 
-    /// Prints `kafka bootstrap: …` as the first line of standard output and records the bootstrap.
+    /// Records the bootstrap, then prints `kafka bootstrap: …` as the first line of standard output
+    /// (so whoever reads the line finds the files already written).
     public func announce() throws {
-        let line = "kafka bootstrap: \(cluster.bootstrapServers)\n"
-        FileHandle.standardOutput.write(Data(line.utf8))
         try dataDirectory.writeBootstrap(cluster.bootstrapServers)
         if let f = extraBootstrapFile { try Data(cluster.bootstrapServers.utf8).write(to: f, options: .atomic) }
+        let line = "kafka bootstrap: \(cluster.bootstrapServers)\n"
+        FileHandle.standardOutput.write(Data(line.utf8))
         logger.info("embedded broker running", metadata: [
             "bootstrap": "\(cluster.bootstrapServers)", "brokers": "\(cluster.brokerCount)",
             "bootstrapFile": "\(dataDirectory.bootstrapFile.path)",
