@@ -9,3 +9,6 @@ command -v swift >/dev/null || { [ -x /opt/swift/usr/bin/swift ] && export PATH=
 scripts/install-deps.sh --test
 swift build --build-tests
 swift test --skip-build "$@"
+# The whole run (no filter) also builds the release binary scripts/run.sh starts: Swift's
+# optimizer has crashed on code the debug build compiles.
+if [ $# -eq 0 ]; then swift build -c release --product zhifa; fi

@@ -214,7 +214,8 @@ public enum CaseRecordBuilder {
             var problems: [String] = []
             for seg in state.segments {
                 let s = seg.value
-                switch predecessor(s).link(of: s) {
+                let link = predecessor(s).link(of: s)  // bound first: Swift 6.3's optimizer crashes (CopyPropagation) switching on the call
+                switch link {
                 case .first, .intact: break
                 case .unknownPredecessor: problems.append("\(s.segmentId) links to a previous segment of \(s.deviceId) that is not archived")
                 case .unlinked(let prevId), .mismatch(let prevId): problems.append("\(s.segmentId) does not link to \(s.deviceId)'s previous segment \(prevId)")
