@@ -81,11 +81,7 @@ public final class Outbox: Sendable {
 
     /// Opens (creating if needed) the outbox at `path`.
     public init(path: String, maxEvents: Int, logger: Logger) throws {
-        var c = Configuration()
-        c.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        pool = try DatabasePool(path: path, configuration: c)
+        pool = try SQLiteStore.open(path)
         self.maxEvents = maxEvents
         self.logger = logger
         try pool.write { db in

@@ -96,14 +96,24 @@ public final class GroupCommitWriter: Sendable {
 
 /// Opens a SQLite database for a service store: WAL, `synchronous=FULL`, foreign keys on.
 public enum SQLiteStore {
+    /// Opens (creating if needed) the store at `path`; every commit is fsynced before it returns.
     public static func open(_ path: String) throws -> DatabasePool {
         var c = Configuration()
         c.maximumReaderCount = 16  // many concurrent handlers read before they write
         c.busyMode = .timeout(15)  // operator commands (e.g. `zhifa archive verify`) share the file with the service
         c.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        return try DatabasePool(path: path, configuration: c)
+        let pool = try DatabasePool(path: path, configuration: c)
+        // Only now: GRDB's pool sets `synchronous = NORMAL` on its writer when it turns WAL on,
+        // after `prepareDatabase` ran, and in WAL mode NORMAL does not fsync a commit (a power
+        // loss can take back the last ones). The writer is the only connection that commits.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        return pool
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL), for tests and `zhifa doctor`-style checks.
+    public static func writerSynchronous(_ pool: DatabasePool) throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 }
