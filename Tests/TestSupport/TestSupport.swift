@@ -89,6 +89,32 @@ public func eventually(
     }
 }
 
+/// Re-reads a growing `measure` until `isDone` holds, for as long as it keeps changing: throws only
+/// when it has not changed for `stall` (or `limit` passes), naming `what` and the last value. For
+/// volume waits whose pace depends on the machine (a slow disk's fsync, a loaded CI runner): a
+/// stuck pipeline fails after `stall`, a slow one is waited for.
+@discardableResult
+public func eventually<Value: Equatable & Sendable>(
+    _ what: @autoclosure () -> String, stall: Duration = .seconds(60), limit: Duration = .seconds(900),
+    every: Duration = .milliseconds(100), measure: () async throws -> Value, until isDone: (Value) -> Bool
+) async throws -> Value {
+    let clock = ContinuousClock()
+    let hardDeadline = clock.now + limit
+    var last = try await measure()
+    var lastChange = clock.now
+    while true {
+        if isDone(last) { return last }
+        let now = clock.now
+        if now - lastChange >= stall || now >= hardDeadline {
+            let why = now >= hardDeadline ? "after \(limit)" : "no change for \(stall)"
+            throw TimedOut(description: "timed out waiting for: \(what()) (\(why); last seen: \(last))")
+        }
+        try await Task.sleep(for: every)
+        let value = try await measure()
+        if value != last { last = value; lastChange = clock.now }
+    }
+}
+
 /// A thread-safe log of observations that tests can wait on.
 public final class Recorder<T: Sendable>: Sendable {
     private let items = Mutex<[T]>([])

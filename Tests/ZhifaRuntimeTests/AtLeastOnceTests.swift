@@ -33,29 +33,45 @@ struct AtLeastOnceTests {
         try await produce(0..<half)
 
         let db = dir.url.appendingPathComponent("sink.sqlite").path
-        func startSink() throws -> Process {
+        var sinks: [Process] = []
+        defer { for p in sinks where p.isRunning { kill(p.processIdentifier, SIGKILL) } }  // a failed wait leaves none behind
+        func startSink() throws -> (Process, URL) {
+            let log = dir.url.appendingPathComponent("sink-\(sinks.count + 1).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
             let p = Process()
             p.executableURL = buildProduct("zhifa-test-sink")
             p.arguments = [cluster.bootstrapServers, "stream", "sink-g", db]
             p.standardOutput = FileHandle.nullDevice
+            p.standardError = try FileHandle(forWritingTo: log)
             try p.run()
-            return p
+            sinks.append(p)
+            return (p, log)
+        }
+        func logTail(_ log: URL) -> String {
+            ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n").suffix(15).joined(separator: "\n")
+        }
+        /// Messages stored so far; throws (with the sink's last log lines) once the sink has died.
+        func stored(by sink: (Process, URL)) throws -> Int {
+            let n = Self.count(db, "SELECT COUNT(*) FROM seen")
+            guard sink.0.isRunning else {
+                throw TimedOut(description: "the sink exited (status \(sink.0.terminationStatus)) with \(n) stored; its log ends:\n\(logTail(sink.1))")
+            }
+            return n
         }
         let first = try startSink()
-        try await eventually("the sink has stored some messages", timeout: .seconds(60)) {
-            Self.count(db, "SELECT COUNT(*) FROM seen") >= 3_000
-        }
-        kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        try await eventually("the sink has stored some messages; its log ends:\n\(logTail(first.1))", measure: { try stored(by: first) }, until: { $0 >= 3_000 })
+        kill(first.0.processIdentifier, SIGKILL)
+        first.0.waitUntilExit()
         let atKill = Self.count(db, "SELECT COUNT(*) FROM seen")
         #expect(atKill >= 3_000 && atKill <= half, "killed mid-stream")
         try await produce(half..<total)
         await producer.close()
 
-        let second = try startSink()
-        try await eventually("every message stored after the restart", timeout: .seconds(120)) {
-            Self.count(db, "SELECT COUNT(*) FROM seen") == total
-        }
+        // The pace is the machine's; the wait fails when the count stops moving (or the sink
+        // dies), not at a fixed time.
+        let (second, secondLog) = try startSink()
+        try await eventually("every message stored after the restart; the sink's log ends:\n\(logTail(secondLog))",
+                              measure: { try stored(by: (second, secondLog)) }, until: { $0 == total })
         second.terminate()  // SIGTERM: graceful
         second.waitUntilExit()
         #expect(second.terminationStatus == 0)
