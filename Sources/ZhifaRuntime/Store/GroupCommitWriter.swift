@@ -112,7 +112,7 @@ public enum SQLiteStore {
         return pool
     }
 
-    /// The writer connection's `PRAGMA synchronous` (2 = FULL), for tests and `zhifa doctor`-style checks.
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL; GRDB alone would leave 1 = NORMAL).
     public static func writerSynchronous(_ pool: DatabasePool) throws -> Int {
         try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
