@@ -3,6 +3,15 @@ import ZhifaRuntime
 
 /// Shared pieces of the benchmarks.
 public enum BenchSupport {
+    /// A deadline for `task`: cancels it after `limit` unless the returned timer is cancelled first.
+    /// (A time limit on a wait, not a poll: nothing is re-checked.)
+    static func deadline<T: Sendable>(_ limit: Duration, cancelling task: Task<T, Never>) -> Task<Void, Never> {
+        Task {
+            guard (try? await Task.sleep(for: limit)) != nil else { return }  // the timer was cancelled
+            task.cancel()
+        }
+    }
+
     /// Monotonic nanoseconds (CLOCK_MONOTONIC), comparable within one process.
     public static func nowNs() -> Int64 {
         var ts = timespec()

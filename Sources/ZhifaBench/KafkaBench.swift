@@ -187,10 +187,7 @@ public enum KafkaBench {
         // Where the baseline sleeps 1 s for its sink's fetchers, wait until a warm-up record
         // (stamp 0, not measured) has gone through the relay to the sink.
         try await source.enqueue(KafkaRecord(topic: "in", key: "warm-up", value: payload.stamped(0)))
-        let warmUpLimit = Task {
-            guard (try? await Task.sleep(for: .seconds(30))) != nil else { return }  // cancelled: the sink is live
-            sinkTask.cancel()
-        }
+        let warmUpLimit = BenchSupport.deadline(.seconds(30), cancelling: sinkTask)
         await sinkLive.wait()
         warmUpLimit.cancel()
         guard !sinkTask.isCancelled else { throw BenchError("no warm-up record reached the latency sink within 30 s") }
@@ -204,9 +201,9 @@ public enum KafkaBench {
                 try? source.enqueueNow(KafkaRecord(topic: "in", key: "case-\(base + i)", value: payload.stamped(BenchSupport.nowNs())))
             }
         }
-        let waitTask = Task { try? await Task.sleep(for: .seconds(15)); sinkTask.cancel() }
+        let receiveLimit = BenchSupport.deadline(.seconds(15), cancelling: sinkTask)
         var latencies = await sinkTask.value
-        waitTask.cancel()
+        receiveLimit.cancel()
         latencies.sort()
         let p50 = BenchSupport.percentile(latencies, 0.50)
         let p99 = BenchSupport.percentile(latencies, 0.99)
