@@ -6,6 +6,11 @@ import TestSupport
 
 @Suite("Service stores on SQLite")
 struct SQLiteStoreTests {
+    /// The writer connection's `PRAGMA synchronous` (the connection that commits).
+    func writerSynchronous(_ pool: DatabasePool) async throws -> Int? {
+        try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
+    }
+
     @Test("a store's writer fsyncs every commit (synchronous=FULL survives GRDB turning WAL on), on first open and reopen")
     func writerIsFull() async throws {
         let dir = try TemporaryDirectory()
@@ -14,7 +19,7 @@ struct SQLiteStoreTests {
         for _ in 0..<2 {
             let pool = try SQLiteStore.open(path)
             #expect(try await pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
-            #expect(try SQLiteStore.writerSynchronous(pool) == 2, "2 = FULL; GRDB's default for a WAL pool is 1 = NORMAL")
+            #expect(try await writerSynchronous(pool) == 2, "2 = FULL; GRDB's default for a WAL pool is 1 = NORMAL")
             #expect(try await pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA foreign_keys") } == 1)
             let writer = GroupCommitWriter(pool: pool)
             try await writer.write { db in
@@ -22,7 +27,7 @@ struct SQLiteStoreTests {
                 try db.execute(sql: "INSERT INTO t (n) VALUES (1)")
             }
             await writer.close()
-            #expect(try SQLiteStore.writerSynchronous(pool) == 2, "still FULL after group commits")
+            #expect(try await writerSynchronous(pool) == 2, "still FULL after group commits")
             try pool.close()
         }
         let pool = try SQLiteStore.open(path)

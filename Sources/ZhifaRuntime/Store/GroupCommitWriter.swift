@@ -111,9 +111,4 @@ public enum SQLiteStore {
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         return pool
     }
-
-    /// The writer connection's `PRAGMA synchronous` (2 = FULL; GRDB alone would leave 1 = NORMAL).
-    public static func writerSynchronous(_ pool: DatabasePool) throws -> Int {
-        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
-    }
 }
