@@ -10,9 +10,15 @@ import ZhifaRuntime
 /// Consumes the input topics in the archive's group and appends every message, in batches: one
 /// transaction (one fsync) per batch, then a receipt per archived event, then the offsets.
 ///
+/// The batches run as a pipeline of three stages, each on its own: reading (validating) a batch,
+/// appending it, and sending its receipts then storing its offsets. While batch N is appended,
+/// N + 1 is read and N − 1's receipts are sent; appends stay one at a time in consumption order,
+/// and at most two batches are between the read and the offsets.
+///
 /// Nothing is dead-lettered: an invalid message is archived, marked invalid. A batch that cannot
 /// be stored or receipted is retried (appending is idempotent on the event id) until it can; its
 /// offsets are stored only afterwards, so a crash redelivers it and nothing is lost or doubled.
+/// A batch whose append did not happen (the service stopped) is never followed by a later one.
 public final class ArchiveConsumer: Service, Sendable {
     let store: any ArchiveStore
     let intake: ArchiveIntake
@@ -58,18 +64,36 @@ public final class ArchiveConsumer: Service, Sendable {
         status.withLock { $0 = nil }
         logger.info("archive consuming", metadata: ["topics": "\(topics.joined(separator: ","))", "group": "\(configuration.groupId)"])
         let loop = Task {
+            // Taken batches finish even during shutdown: their stages run in fresh tasks, which
+            // are not cancelled with this one, and the loop waits for the last of them.
+            var appending: Task<AppendOutcome?, Never>? = nil
+            var finishing: Task<Bool, Never>? = nil
             while !Task.isCancelled {
                 let batch = await consumer.nextBatch(max: self.batchSize)
                 if batch.isEmpty { break }
-                // Finish a taken batch even during shutdown (a fresh task is not cancelled with us).
-                let done = await Task { await self.archive(batch) }.value
-                if done {
-                    for m in batch { consumer.markDone(m) }
-                } else {
-                    for m in batch { consumer.abandon(m) }
-                    break
+                let receivedAt = Date()
+                let messages = await self.read(batch, receivedAt: receivedAt)
+                let previousAppend = appending
+                let append = Task { () -> AppendOutcome? in
+                    if let previousAppend, await previousAppend.value == nil { return nil }
+                    return await self.append(messages)
                 }
+                let previousFinish = finishing
+                let finish = Task { () -> Bool in
+                    var sent = false
+                    if let outcome = await append.value {
+                        sent = await self.sendReceipts(outcome, invalid: messages.count { !$0.valid }, at: receivedAt)
+                    }
+                    _ = await previousFinish?.value  // offsets are stored in batch order
+                    for m in batch { sent ? consumer.markDone(m) : consumer.abandon(m) }
+                    return sent
+                }
+                appending = append
+                finishing = finish
+                // At most two batches between the read and the offsets.
+                if let previousFinish, await previousFinish.value == false { break }
             }
+            _ = await finishing?.value
         }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler { await loop.value } onGracefulShutdown: {
@@ -96,32 +120,43 @@ public final class ArchiveConsumer: Service, Sendable {
         return await a + b
     }
 
-    /// Stores a batch and sends its receipts, retrying until both succeed; false if the service
-    /// stops first (the batch is then redelivered).
-    func archive(_ batch: [KafkaConsumerMessage]) async -> Bool {
-        let now = Date()
-        let messages = await read(batch, receivedAt: now)
+    /// Appends a batch, retrying until it is stored; nil if the service stops first (the batch is
+    /// then redelivered).
+    func append(_ messages: [IncomingMessage]) async -> AppendOutcome? {
+        await untilDone("could not store a batch; retrying (nothing is acknowledged until it is stored)", messages: messages.count) {
+            let outcome = try await self.store.append(messages)
+            if outcome.appended > 0 { self.appended.increment(by: outcome.appended) }
+            if outcome.duplicates > 0 { self.duplicates.increment(by: outcome.duplicates) }
+            return outcome
+        }
+    }
+
+    /// Sends a stored batch's receipts, retrying until they are acknowledged; false if the service
+    /// stops first.
+    func sendReceipts(_ outcome: AppendOutcome, invalid invalidCount: Int, at time: Date) async -> Bool {
+        if invalidCount > 0 { invalid.increment(by: invalidCount) }
+        return await untilDone("could not send a stored batch's receipts; retrying (its offsets wait for them)", messages: outcome.receipts.count) {
+            let records = try outcome.receipts.map { r in
+                try InternalEvents.record(topic: self.receiptsTopic, key: r.eventId, id: "receipt-\(r.eventId)-\(r.entryHash.prefix(12))",
+                                          type: ArchiveReceipt.type, service: "archive", time: time, payload: r)
+            }
+            if !records.isEmpty { _ = try await self.producer.sendAll(records) }
+            return true
+        } != nil
+    }
+
+    /// Runs `step` until it succeeds, backing off exponentially (100 ms to 10 s) between attempts;
+    /// nil once the service is stopping and the step has failed.
+    func untilDone<T: Sendable>(_ what: String, messages: Int, _ step: @Sendable () async throws -> T) async -> T? {
         var delay = Duration.milliseconds(100)
         var attempt = 0
         while true {
             attempt += 1
             do {
-                let outcome = try await store.append(messages)
-                if outcome.appended > 0 { appended.increment(by: outcome.appended) }
-                if outcome.duplicates > 0 { duplicates.increment(by: outcome.duplicates) }
-                let invalidCount = messages.filter { !$0.valid }.count
-                if invalidCount > 0 { invalid.increment(by: invalidCount) }
-                let records = try outcome.receipts.map { r in
-                    try InternalEvents.record(topic: receiptsTopic, key: r.eventId, id: "receipt-\(r.eventId)-\(r.entryHash.prefix(12))", type: ArchiveReceipt.type,
-                                              service: "archive", time: now, payload: r)
-                }
-                if !records.isEmpty { _ = try await producer.sendAll(records) }
-                return true
+                return try await step()
             } catch {
-                if stopping.load(ordering: .relaxed) { return false }
-                logger.error("could not archive a batch; retrying (nothing is acknowledged until it is stored)", metadata: [
-                    "messages": "\(batch.count)", "attempt": "\(attempt)", "error": "\(error)",
-                ])
+                if stopping.load(ordering: .relaxed) { return nil }
+                logger.error("\(what)", metadata: ["messages": "\(messages)", "attempt": "\(attempt)", "error": "\(error)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(10))
             }
