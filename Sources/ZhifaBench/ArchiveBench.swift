@@ -39,10 +39,10 @@ public enum ArchiveBench {
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         let task = Task { try await group.run() }
         let appended = { ServiceBench.metric(context.metrics, "zhifa_archive_entries_appended_total") }
-        try await ServiceBench.until { appended() > 0 }
+        try await ServiceBench.until("the first archived entry") { appended() > 0 }
         let t0 = ContinuousClock.now
         let a0 = appended()
-        try await ServiceBench.until(.seconds(600)) { appended() >= Double(backlog.count) }
+        try await ServiceBench.until("all \(backlog.count) events archived", .seconds(600)) { appended() >= Double(backlog.count) }
         let seconds = Double((ContinuousClock.now - t0) / .microseconds(1)) / 1e6
         let eps = (appended() - a0) / seconds
         log(String(format: "[archive] backlog archived: %.0f events/s (SHA-256 chain per partition, one fsync per batch of ≤ %d, receipt per event)", eps, config.archive.batchSize))

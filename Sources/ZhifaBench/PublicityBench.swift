@@ -94,12 +94,12 @@ public enum PublicityBench {
         // Warm up: one decision through, so the consumer group is joined.
         let warm = try await prepare(1, prefix: "W", config: config, producer: producer)
         _ = try await producer.send(CloudEventKafka.record(for: warm[0].issued, topic: config.topics.events))
-        try await ServiceBench.until(.seconds(60)) { published() >= 1 }
+        try await ServiceBench.until("the first publication", .seconds(60)) { published() >= 1 }
 
         // Latency at a steady rate.
         let count = rate * seconds
         let steady = try await prepare(count, prefix: "L", config: config, producer: producer)
-        try await ServiceBench.until(.seconds(120)) { consumed() >= Double(2 * count + 2) }
+        try await ServiceBench.until("the latency phase's events consumed", .seconds(120)) { consumed() >= Double(2 * count + 2) }
         let sentAt = Mutex<[String: ContinuousClock.Instant]>([:])
         let feedSeen = Mutex<[String: ContinuousClock.Instant]>([:])
         let stream = FeedStreamClient()
@@ -124,8 +124,8 @@ public enum PublicityBench {
         }
         try await producer.flush()
         let ids = steady.map(\.entryId)
-        try await ServiceBench.until(.seconds(120)) { feedSeen.withLock { s in ids.allSatisfy { s[$0] != nil } } }
-        try await ServiceBench.until(.seconds(30)) { Set(stream.received.filter { $0.event == "published" }.compactMap(entryId(of:))).isSuperset(of: ids) }
+        try await ServiceBench.until("every measured decision on /feed.json", .seconds(120)) { feedSeen.withLock { s in ids.allSatisfy { s[$0] != nil } } }
+        try await ServiceBench.until("every measured decision pushed on /events", .seconds(30)) { Set(stream.received.filter { $0.event == "published" }.compactMap(entryId(of:))).isSuperset(of: ids) }
         poller.cancel()
         let sent = sentAt.withLock { $0 }
         let seen = feedSeen.withLock { $0 }
@@ -141,11 +141,11 @@ public enum PublicityBench {
         // Throughput at full speed: a backlog of issued decisions, cases opened and classified beforehand.
         let full = try await prepare(backlog, prefix: "T", config: config, producer: producer)
         let before = published()
-        try await ServiceBench.until(.seconds(300)) { consumed() >= Double(2 * count + 2 + 2 * backlog) }
+        try await ServiceBench.until("the backlog consumed", .seconds(300)) { consumed() >= Double(2 * count + 2 + 2 * backlog) }
         let t0 = ContinuousClock.now
         for (issued, _) in full { try await producer.enqueue(CloudEventKafka.record(for: issued, topic: config.topics.events)) }
         try await producer.flush(timeout: .seconds(120))
-        try await ServiceBench.until(.seconds(300)) { published() - before >= Double(backlog) }
+        try await ServiceBench.until("the backlog published", .seconds(300)) { published() - before >= Double(backlog) }
         let secs = Double((ContinuousClock.now - t0) / .microseconds(1)) / 1e6
         let tput = Double(backlog) / secs
         log(String(format: "[publicity] backlog of %d decisions published at %.0f decisions/s", backlog, tput))

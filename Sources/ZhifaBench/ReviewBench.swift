@@ -37,10 +37,10 @@ public enum ReviewBench {
         let task = Task { try await group.run() }
         let processed = { ServiceBench.metric(context.metrics, "zhifa_review_events_processed_total") }
         let checked = { ServiceBench.metric(context.metrics, "zhifa_review_decisions_checked_total") }
-        try await ServiceBench.until { processed() > 0 }
+        try await ServiceBench.until("the first reviewed event") { processed() > 0 }
         let t0 = ContinuousClock.now
         let c0 = checked()
-        try await ServiceBench.until { processed() >= Double(backlog.count) }
+        try await ServiceBench.until("all \(backlog.count) events reviewed") { processed() >= Double(backlog.count) }
         let seconds = Double((ContinuousClock.now - t0) / .microseconds(1)) / 1e6
         let eps = Double(backlog.count) / seconds
         let dps = (checked() - c0) / seconds
@@ -78,7 +78,7 @@ public enum ReviewBench {
             try await producer.enqueue(CloudEventKafka.record(for: e, topic: config.topics.events))
         }
         try await producer.flush()
-        try await ServiceBench.until(.seconds(60)) { book.count >= drafts }
+        try await ServiceBench.until("findings for every measured draft", .seconds(60)) { book.count >= drafts }
         let lat = book.sorted
         let p50 = BenchSupport.percentile(lat, 0.5), p99 = BenchSupport.percentile(lat, 0.99)
         log(String(format: "[review] at %d events/s: decision.drafted → findings p50 %.1f ms, p99 %.1f ms (%d drafts)", rate, p50, p99, lat.count))

@@ -53,11 +53,12 @@ public enum ServiceBench {
         return total
     }
 
-    /// Waits until `condition` holds, checking every 20 ms (benchmark harness only).
-    static func until(_ timeout: Duration = .seconds(300), _ condition: () -> Bool) async throws {
+    /// Waits until `condition` holds, checking every 20 ms (benchmark harness only); throws after
+    /// `timeout`, naming `what` it waited for.
+    static func until(_ what: String, _ timeout: Duration = .seconds(300), _ condition: () -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition() {
-            if ContinuousClock.now > deadline { throw BenchError("timed out") }
+            if ContinuousClock.now > deadline { throw BenchError("timed out after \(timeout) waiting for \(what)") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -71,6 +72,22 @@ public enum ServiceBench {
         }
         try await p.flush(timeout: .seconds(120))
         await p.close()
+        try await checkNothingDropped(topic: topic, bootstrap: bootstrap, produced: events.count)
+    }
+
+    /// Fails at once, naming the cause, when the embedded broker has already dropped the oldest
+    /// messages of a freshly filled topic (it keeps 5 MiB per partition): otherwise the service
+    /// under test would wait forever for messages that no longer exist.
+    static func checkNothingDropped(topic: String, bootstrap: String, produced: Int) async throws {
+        let admin = try KafkaAdmin(client: KafkaClientSettings(bootstrapServers: bootstrap, clientId: "bench-check"), logger: quietLogger)
+        defer { Task { await admin.close() } }
+        var dropped: Int64 = 0
+        for partition in 0..<(try await admin.partitionCount(topic) ?? 0) {
+            dropped += try await admin.watermarks(KafkaTopicPartition(topic: topic, partition: partition)).low
+        }
+        guard dropped == 0 else {
+            throw BenchError("the embedded broker dropped the oldest \(dropped) of the \(produced) messages produced to \(topic) (it keeps 5 MiB per partition); run with fewer --events")
+        }
     }
 
     /// Runs the relay phase of `zhifa bench kafka` for the same-sitting comparison.
