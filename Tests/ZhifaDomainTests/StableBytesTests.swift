@@ -38,6 +38,12 @@ struct StableBytesTests {
         let text = String(decoding: ArchiveChain.canonical(entry), as: UTF8.self)
         #expect(text == #"{"chain":"zhifa.events.v1/3","sequence":17,"kind":"message","eventId":"evt-\"1\"","topic":"zhifa.events.v1","partition":3,"offset":1234,"key":"CASE-2024-001","headers":[["ce_id","evt-1"],["ce_note","张三\n"]],"receivedAt":"2024-05-06T09:00:00.123+08:00","valid":false,"invalidReason":"schema: /data/x: required","caseId":"CASE-2024-001","eventType":"act.recorded","payloadSha256":"abababababababababababababababababababababababababababababababab","payloadSize":731,"format":"zhifa-archive-entry/1"}"#)
         #expect(ArchiveChain.digest(entry) == Self.goldenDigest)
+
+        let bare = ArchiveEntry(
+            chain: "archive.retention", sequence: 1, kind: .tombstone, eventId: "kafka:t/0/9", topic: "t", partition: 0, offset: -1, key: nil, headers: [],
+            receivedAt: "2024-05-06T09:00:00.000+08:00", valid: true, invalidReason: nil, caseId: nil, eventType: nil,
+            payloadSha256: "", payloadSize: 0, prevHash: "", hash: "")
+        #expect(String(decoding: ArchiveChain.canonical(bare), as: UTF8.self) == #"{"chain":"archive.retention","sequence":1,"kind":"tombstone","eventId":"kafka:t/0/9","topic":"t","partition":0,"offset":-1,"key":null,"headers":[],"receivedAt":"2024-05-06T09:00:00.000+08:00","valid":true,"invalidReason":null,"caseId":null,"eventType":null,"payloadSha256":"","payloadSize":0,"format":"zhifa-archive-entry/1"}"#)
     }
 
     static let goldenDigest = "5c560b4a7bfce88ec8552e670442004b8990e4cf6bc4dc91c1fbe6839582dd00"

@@ -79,19 +79,63 @@ public enum ArchiveChain {
     }
 
     /// The canonical bytes of an entry: every field but `prevHash` and `hash`, in a fixed order,
-    /// as compact JSON. Changing any field changes them.
+    /// as compact JSON (strings escaped by `JSONValue`'s writer). Changing any field changes them.
+    /// Written straight to bytes: this runs once per archived message.
     public static func canonical(_ e: ArchiveEntry) -> [UInt8] {
-        var members: [(key: String, value: JSONValue)] = [
-            ("chain", .string(e.chain)), ("sequence", .number(JSONNumber(e.sequence))), ("kind", .string(e.kind.rawValue)),
-            ("eventId", .string(e.eventId)), ("topic", .string(e.topic)), ("partition", .number(JSONNumber(Int64(e.partition)))),
-            ("offset", .number(JSONNumber(e.offset))), ("key", e.key.map { .string($0) } ?? .null),
-            ("headers", .array(e.headers.map { .array($0.map { .string($0) }) })), ("receivedAt", .string(e.receivedAt)),
-            ("valid", .bool(e.valid)), ("invalidReason", e.invalidReason.map { .string($0) } ?? .null),
-            ("caseId", e.caseId.map { .string($0) } ?? .null), ("eventType", e.eventType.map { .string($0) } ?? .null),
-            ("payloadSha256", .string(e.payloadSha256)), ("payloadSize", .number(JSONNumber(e.payloadSize))),
-        ]
-        members.append(("format", .string("zhifa-archive-entry/1")))
-        return JSONValue.object(JSONObject(members)).jsonBytes
+        var w = CanonicalWriter()
+        w.out.reserveCapacity(384 + e.headers.reduce(0) { $0 + $1.reduce(6) { $0 + $1.utf8.count } })
+        w.member("chain", e.chain, first: true)
+        w.member("sequence", e.sequence)
+        w.member("kind", e.kind.rawValue)
+        w.member("eventId", e.eventId)
+        w.member("topic", e.topic)
+        w.member("partition", Int64(e.partition))
+        w.member("offset", e.offset)
+        w.member("key", e.key)
+        w.key("headers")
+        w.out.append(UInt8(ascii: "["))
+        for (i, h) in e.headers.enumerated() {
+            if i > 0 { w.out.append(UInt8(ascii: ",")) }
+            w.out.append(UInt8(ascii: "["))
+            for (j, part) in h.enumerated() {
+                if j > 0 { w.out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(part, to: &w.out)
+            }
+            w.out.append(UInt8(ascii: "]"))
+        }
+        w.out.append(UInt8(ascii: "]"))
+        w.member("receivedAt", e.receivedAt)
+        w.key("valid")
+        w.out.append(contentsOf: (e.valid ? "true" : "false").utf8)
+        w.member("invalidReason", e.invalidReason)
+        w.member("caseId", e.caseId)
+        w.member("eventType", e.eventType)
+        w.member("payloadSha256", e.payloadSha256)
+        w.member("payloadSize", e.payloadSize)
+        w.member("format", "zhifa-archive-entry/1")
+        w.out.append(UInt8(ascii: "}"))
+        return w.out
+    }
+
+    /// Compact JSON object members, written in order.
+    private struct CanonicalWriter {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+
+        mutating func key(_ k: String, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(k, to: &out)
+            out.append(UInt8(ascii: ":"))
+        }
+
+        mutating func member(_ k: String, _ v: String?, first: Bool = false) {
+            key(k, first: first)
+            if let v { JSONValue.writeString(v, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        }
+
+        mutating func member(_ k: String, _ v: Int64) {
+            key(k)
+            out.append(contentsOf: String(v).utf8)
+        }
     }
 
     /// SHA-256 of the canonical bytes.
