@@ -121,6 +121,7 @@ struct BenchIngestCommand: AsyncParsableCommand {
     @Option(name: .customLong("batches"), help: "Batch requests.") var batches = 300
     @Option(name: .customLong("batch-size")) var batchSize = 100
     @Option(help: "Requests in flight (single events).") var concurrency = 32
+    @Option(help: "Batch requests in flight.") var batchConcurrency = 8
 
     func run() async throws {
         let (config, _) = try common.load()
@@ -129,7 +130,8 @@ struct BenchIngestCommand: AsyncParsableCommand {
         o.batchRequests = batches
         o.batchSize = batchSize
         o.concurrency = concurrency
-        emit("zhifa bench ingest: \(requests) single requests, \(batches) batches of \(batchSize), \(concurrency) in flight; outbox fsync on every commit")
+        o.batchConcurrency = batchConcurrency
+        emit("zhifa bench ingest: \(requests) single requests, \(batches) batches of \(batchSize), \(concurrency) single and \(batchConcurrency) batch requests in flight; outbox fsync on every commit")
         let phases = try await IngestBench.run(o, config: config, log: { emit($0) })
         let bare = phases[0], single = phases[1], batched = phases[2]
         emit(String(format: "zhifa ingest_single_events_per_s=%.0f ingest_single_p99_ms=%.1f bare_per_s=%.0f ingest_batch_events_per_s=%.0f ingest_batch_p99_ms=%.1f peak_rss_mb=%.0f",
