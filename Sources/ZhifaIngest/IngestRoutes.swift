@@ -126,8 +126,14 @@ public struct IngestRoutes: Sendable {
         }
     }
 
+    /// `{"id":…,"status":…}`, written with the domain's JSON writer (Foundation's
+    /// `JSONSerialization` cost as much as the schema check on every accepted event).
+    static func acknowledgement(id: String, status: String, code: HTTPResponse.Status) -> Response {
+        JSONResponse.make(rawJSON: JSONValue.object(JSONObject([("id", .string(id)), ("status", .string(status))])).jsonText, status: code)
+    }
+
     func requireContentType(_ request: Request, _ expected: String) throws {
-        let given = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let given = request.headers[.contentType].map(Self.mediaType)
         guard given == expected else {
             metrics.rejected("unsupportedMediaType")
             throw Problem(.unsupportedMediaType, detail: "send Content-Type: \(expected)")
@@ -147,6 +153,15 @@ public struct IngestRoutes: Sendable {
                 throw Problem(.badRequest, detail: "\(error)")
             }
         }
+    }
+
+    /// The media type of a `Content-Type` value: before any `;` parameters, without surrounding
+    /// spaces, lower-cased.
+    static func mediaType(_ value: String) -> String {
+        let type = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let isBlank = { (c: Character) in c == " " || c == "\t" }
+        guard let first = type.firstIndex(where: { !isBlank($0) }), let last = type.lastIndex(where: { !isBlank($0) }) else { return "" }
+        return type[first...last].lowercased()
     }
 
     static func schemaProblem(_ v: [SchemaViolation], pointerPrefix: String) -> Problem {
@@ -177,8 +192,8 @@ public struct IngestRoutes: Sendable {
 
     func answer(_ outcome: OutboxOutcome, id: String) throws -> Response {
         switch outcome {
-        case .accepted: return JSONResponse.make(["id": id, "status": "accepted"], status: .accepted)
-        case .duplicate: return JSONResponse.make(["id": id, "status": "duplicate"], status: .ok)
+        case .accepted: return Self.acknowledgement(id: id, status: "accepted", code: .accepted)
+        case .duplicate: return Self.acknowledgement(id: id, status: "duplicate", code: .ok)
         case .forbidden(let why): throw Problem(.forbidden, title: "Not this device's agency", detail: why)
         case .full:
             throw Problem(.serviceUnavailable, title: "Outbox full", detail: "the ingest holds \(outbox.maxEvents) events that Kafka has not yet taken; retry later",

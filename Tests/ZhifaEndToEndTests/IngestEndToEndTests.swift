@@ -132,6 +132,15 @@ struct IngestEndToEndTests {
         #expect(((batchProblem["errors"] as? [[String: Any]])?.first?["pointer"] as? String) == "/1/data/caseId")
         let db = try DatabaseQueue(path: dir.url.appendingPathComponent("ingest-outbox.sqlite").path, configuration: { var c = Configuration(); c.readonly = true; return c }())
         #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") } == 1)
+        // Media types are case-insensitive and may carry parameters; the answer names the event.
+        let exampleId = (try JSONSerialization.jsonObject(with: Data(example)) as? [String: Any])?["id"] as? String
+        let parameterised = try await ingest.client.post("/v1/events", body: example, deviceId: "SYS-WQ-DWGZ-ZHZF",
+                                                         contentType: " Application/CloudEvents+JSON ; charset=utf-8")
+        #expect(parameterised.status == 202)
+        let acknowledgement = parameterised.json as? [String: Any]
+        #expect(acknowledgement?["id"] as? String == exampleId)
+        #expect(acknowledgement?["status"] as? String == "accepted")
+        #expect(try await db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox") } == 2)
         await ingest.stop()
         await cluster.shutdown()
     }
