@@ -84,7 +84,7 @@ public enum ArchiveChain {
     public static func canonical(_ e: ArchiveEntry) -> [UInt8] {
         var w = CanonicalWriter()
         w.out.reserveCapacity(384 + e.headers.reduce(0) { $0 + $1.reduce(6) { $0 + $1.utf8.count } })
-        w.member("chain", e.chain, first: true)
+        w.member("chain", e.chain)
         w.member("sequence", e.sequence)
         w.member("kind", e.kind.rawValue)
         w.member("eventId", e.eventId)
@@ -117,18 +117,18 @@ public enum ArchiveChain {
         return w.out
     }
 
-    /// Compact JSON object members, written in order.
+    /// Compact JSON object members, written in order (a comma before every member but the first).
     private struct CanonicalWriter {
         var out: [UInt8] = [UInt8(ascii: "{")]
 
-        mutating func key(_ k: String, first: Bool = false) {
-            if !first { out.append(UInt8(ascii: ",")) }
+        mutating func key(_ k: String) {
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
             JSONValue.writeString(k, to: &out)
             out.append(UInt8(ascii: ":"))
         }
 
-        mutating func member(_ k: String, _ v: String?, first: Bool = false) {
-            key(k, first: first)
+        mutating func member(_ k: String, _ v: String?) {
+            key(k)
             if let v { JSONValue.writeString(v, to: &out) } else { out.append(contentsOf: "null".utf8) }
         }
 
