@@ -80,11 +80,16 @@ public enum ServiceBench {
     /// under test would wait forever for messages that no longer exist.
     static func checkNothingDropped(topic: String, bootstrap: String, produced: Int) async throws {
         let admin = try KafkaAdmin(client: KafkaClientSettings(bootstrapServers: bootstrap, clientId: "bench-check"), logger: quietLogger)
-        defer { Task { await admin.close() } }
         var dropped: Int64 = 0
-        for partition in 0..<(try await admin.partitionCount(topic) ?? 0) {
-            dropped += try await admin.watermarks(KafkaTopicPartition(topic: topic, partition: partition)).low
+        do {
+            for partition in 0..<(try await admin.partitionCount(topic) ?? 0) {
+                dropped += try await admin.watermarks(KafkaTopicPartition(topic: topic, partition: partition)).low
+            }
+        } catch {
+            await admin.close()
+            throw error
         }
+        await admin.close()
         guard dropped == 0 else {
             throw BenchError("the embedded broker dropped the oldest \(dropped) of the \(produced) messages produced to \(topic) (it keeps 5 MiB per partition); run with fewer --events")
         }
