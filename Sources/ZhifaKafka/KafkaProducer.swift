@@ -13,7 +13,7 @@ public final class KafkaProducer: Sendable {
     public typealias DeliveryHandler = @Sendable (Result<KafkaDeliveryReport, KafkaError>) -> Void
 
     private let handle: RDKafkaHandle
-    private let topics = Mutex<[String: RDKafkaTopicHandle]>([:])
+    private let topics = Mutex<[(String, RDKafkaTopicHandle)]>([])
     private let space = ProducerSpace()
     private let control = PollControl()
     private let pollThread: Mutex<DedicatedThread?> = Mutex(nil)
@@ -78,40 +78,43 @@ public final class KafkaProducer: Sendable {
 
     /// Like `enqueue(_:onDelivery:)`, with a listener object instead of a closure.
     public func enqueue(_ record: KafkaRecord, listener: KafkaDeliveryListener) async throws(KafkaError) {
+        while true {
+            let generation = space.generation
+            if try tryEnqueue(record, listener: listener) { return }
+            await space.wait(after: generation)
+        }
+    }
+
+    /// Hands a record to librdkafka if its local queue has room and returns true; returns false,
+    /// with nothing queued, when the queue is full (then `enqueue(_:listener:)` waits for room).
+    ///
+    /// The hot paths call this first: it costs no suspension point when there is room.
+    public func tryEnqueue(_ record: KafkaRecord, listener: KafkaDeliveryListener) throws(KafkaError) -> Bool {
+        guard control.running.load(ordering: .relaxed) else {
+            throw KafkaError(code: .closed, detail: "producer is closed")
+        }
         let rkt = try topicHandle(record.topic)
         let opaque = Unmanaged.passRetained(listener).toOpaque()
-        while true {
-            guard control.running.load(ordering: .relaxed) else {
-                Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
-                throw KafkaError(code: .closed, detail: "producer is closed")
-            }
-            let generation = space.generation
-            let err = produce(record, rkt: rkt, opaque: opaque)
-            if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
-            if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
-                await space.wait(after: generation)
-                continue
-            }
-            Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
-            throw KafkaError(code: .produce, rdKafka: err, detail: "produce to \(record.topic) failed")
+        let err = produce(record, rkt: rkt, opaque: opaque)
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR { return true }
+        Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
+        if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+            space.noteFull()
+            return false
         }
+        throw KafkaError(code: .produce, rdKafka: err, detail: "produce to \(record.topic) failed")
     }
 
     /// Hands a record to librdkafka without waiting at all; throws `queueFull`-style retriable error
     /// when the local queue has no room. For callers on their own threads (paced load generators).
     public func enqueueNow(_ record: KafkaRecord, onDelivery: DeliveryHandler? = nil) throws(KafkaError) {
-        guard control.running.load(ordering: .relaxed) else { throw KafkaError(code: .closed, detail: "producer is closed") }
-        let rkt = try topicHandle(record.topic)
-        let listener: KafkaDeliveryListener = DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in })
-        let opaque = Unmanaged.passRetained(listener).toOpaque()
-        let err = produce(record, rkt: rkt, opaque: opaque)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
-            throw KafkaError(code: .produce, rdKafka: err, detail: "produce to \(record.topic) failed")
+        let listener = DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in })
+        guard try tryEnqueue(record, listener: listener) else {
+            throw KafkaError(code: .produce, rdKafka: RD_KAFKA_RESP_ERR__QUEUE_FULL, detail: "produce to \(record.topic) failed")
         }
     }
 
-    /// How many times a caller had to wait for room in the local queue (backpressure).
+    /// How many times a caller found the local queue full and had to wait for room (backpressure).
     public var backpressureWaits: Int { space.waits }
 
     /// Number of records handed to librdkafka and not yet acknowledged.
@@ -138,7 +141,7 @@ public final class KafkaProducer: Sendable {
         await thread?.join()
         let ms = timeout.milliseconds32
         let handle = self.handle
-        let topicHandles = topics.withLock { t in let all = Array(t.values); t.removeAll(); return all }
+        let topicHandles = topics.withLock { t in let all = t.map(\.1); t.removeAll(); return all }
         let logger = self.logger
         await DedicatedThread.run(name: "zhifa-kafka-producer-close") {
             let rk = handle.rk
@@ -156,15 +159,17 @@ public final class KafkaProducer: Sendable {
         closed.fulfill(())
     }
 
+    /// The topic handle for `name`, created on first use. A linear scan with `==`: a producer
+    /// writes to a handful of topics, and comparing short names is cheaper than hashing them.
     private func topicHandle(_ name: String) throws(KafkaError) -> OpaquePointer {
         let handle = self.handle
         let result: Result<RDKafkaTopicHandle, KafkaError> = topics.withLock { topics in
-            if let t = topics[name] { return .success(t) }
+            for (n, t) in topics where n == name { return .success(t) }
             guard let rkt = rd_kafka_topic_new(handle.rk, name, nil) else {
                 return .failure(KafkaError(code: .produce, rdKafka: rd_kafka_last_error(), detail: "topic \(name)"))
             }
             let t = RDKafkaTopicHandle(rkt: rkt)
-            topics[name] = t
+            topics.append((name, t))
             return .success(t)
         }
         return try result.get().rkt
@@ -243,9 +248,11 @@ final class ProducerSpace: Sendable {
         for c in w { c.resume() }
     }
 
+    /// Counts a caller that found the local queue full (backpressure).
+    func noteFull() { waitCount.add(1, ordering: .relaxed) }
+
     /// Suspends until the poll thread signals after `generation`.
     func wait(after generation: UInt64) async {
-        waitCount.add(1, ordering: .relaxed)
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let resumeNow = waiters.withLock { w in
                 if counter.load(ordering: .acquiring) != generation { return true }

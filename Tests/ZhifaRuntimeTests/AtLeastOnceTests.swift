@@ -37,7 +37,7 @@ struct AtLeastOnceTests {
         defer { for p in sinks where p.isRunning { kill(p.processIdentifier, SIGKILL) } }  // a failed wait leaves none behind
         func startSink() throws -> (Process, URL) {
             let log = dir.url.appendingPathComponent("sink-\(sinks.count + 1).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let p = Process()
             p.executableURL = buildProduct("zhifa-test-sink")
             p.arguments = [cluster.bootstrapServers, "stream", "sink-g", db]

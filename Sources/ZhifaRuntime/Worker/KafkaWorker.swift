@@ -138,7 +138,7 @@ public final class KafkaWorker: Service, Sendable {
                 break
             }
             metrics.consumed.increment(by: Int64(batch.count))
-            let now = ContinuousClock.now
+            let now = DispatchTime.now().uptimeNanoseconds
             scheduler.submit(batch.map { InFlightMessage(message: $0, takenAt: now, run: run) })
             metrics.inFlight.record(scheduler.inFlight)
         }
@@ -225,8 +225,11 @@ public final class KafkaWorker: Service, Sendable {
         }
     }
 
+    /// Hands the record to the producer: at once when its local queue has room (no suspension on
+    /// the hot path), otherwise after waiting for room.
     fileprivate func send(_ record: KafkaRecord, listener: KafkaDeliveryListener) async {
         do {
+            if try producer.tryEnqueue(record, listener: listener) { return }
             try await producer.enqueue(record, listener: listener)
         } catch {
             // The producer is closed: the message stays unfinished and is redelivered after restart.
@@ -266,14 +269,14 @@ final class WorkerRun: Sendable {
 /// object per message. `attempts` and `firstFailure` change only while its lane runs it.
 final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
     let message: KafkaConsumerMessage
-    let takenAt: ContinuousClock.Instant
+    let takenAt: UInt64
     let run: WorkerRun
     var attempts = 0
     var firstFailure: Date? = nil
     private let remaining = Atomic<Int>(0)
     private var single: KafkaRecord? = nil
 
-    init(message: KafkaConsumerMessage, takenAt: ContinuousClock.Instant, run: WorkerRun) {
+    init(message: KafkaConsumerMessage, takenAt: UInt64, run: WorkerRun) {
         self.message = message
         self.takenAt = takenAt
         self.run = run
@@ -309,7 +312,7 @@ final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
         run.consumer.markDone(message)
         run.scheduler.finished()
         run.metrics.processed.increment()
-        run.metrics.latency.recordNanoseconds(Int64((ContinuousClock.now - takenAt) / .nanoseconds(1)))
+        run.metrics.latency.recordNanoseconds(Int64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds &- takenAt))
     }
 }
 

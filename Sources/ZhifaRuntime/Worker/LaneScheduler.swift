@@ -7,11 +7,24 @@ import ZhifaKafka
 struct LaneKey: Hashable, Sendable {
     var topicPartition: KafkaTopicPartition
     var key: [UInt8]?
+    /// Computed once, outside the scheduler's lock: a lane is looked up, inserted and removed by it.
+    private let hashValue0: Int
 
-    func hash(into hasher: inout Hasher) {
+    init(topicPartition: KafkaTopicPartition, key: [UInt8]?) {
+        self.topicPartition = topicPartition
+        self.key = key
+        var hasher = Hasher()
         hasher.combine(topicPartition)
         if let key { key.withUnsafeBytes { hasher.combine(bytes: $0) } } else { hasher.combine(0xFF as UInt8) }
+        hashValue0 = hasher.finalize()
     }
+
+    static func == (a: LaneKey, b: LaneKey) -> Bool {
+        a.hashValue0 == b.hashValue0 && a.topicPartition.partition == b.topicPartition.partition
+            && a.key == b.key && a.topicPartition.topic == b.topicPartition.topic
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(hashValue0) }
 }
 
 /// Hands lanes of work to a fixed set of handler tasks, in batches.
@@ -94,9 +107,9 @@ final class LaneScheduler: Sendable {
     /// Adds taken messages to their lanes and wakes idle handler tasks.
     func submit(_ items: [InFlightMessage]) {
         inFlightCount.add(items.count, ordering: .sequentiallyConsistent)
+        let keys = items.map { LaneKey(topicPartition: $0.message.topicPartition, key: $0.message.key) }
         let wakeups = state.withLock { s in
-            for item in items {
-                let key = LaneKey(topicPartition: item.message.topicPartition, key: item.message.key)
+            for (item, key) in zip(items, keys) {
                 if let lane = s.lanes[key] {
                     if lane.rest == nil { lane.rest = Deque() }
                     lane.rest!.append(item)
