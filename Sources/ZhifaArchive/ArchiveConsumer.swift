@@ -136,9 +136,10 @@ public final class ArchiveConsumer: Service, Sendable {
     func sendReceipts(_ outcome: AppendOutcome, invalid invalidCount: Int, at time: Date) async -> Bool {
         if invalidCount > 0 { invalid.increment(by: invalidCount) }
         return await untilDone("could not send a stored batch's receipts; retrying (its offsets wait for them)", messages: outcome.receipts.count) {
-            let records = try outcome.receipts.map { r in
-                try InternalEvents.record(topic: self.receiptsTopic, key: r.eventId, id: "receipt-\(r.eventId)-\(r.entryHash.prefix(12))",
-                                          type: ArchiveReceipt.type, service: "archive", time: time, payload: r)
+            let timeText = ChinaTime.format(time)
+            let records = outcome.receipts.map { r in
+                InternalEvents.record(topic: self.receiptsTopic, key: r.eventId, id: "receipt-\(r.eventId)-\(r.entryHash.prefix(12))",
+                                      type: ArchiveReceipt.type, service: "archive", time: timeText, json: r.jsonBytes)
             }
             if !records.isEmpty { _ = try await self.producer.sendAll(records) }
             return true

@@ -60,4 +60,20 @@ struct StableBytesTests {
         #expect(ChinaTime.format(date) == text)
         #expect(ChinaTime.formatMillis(date) == millis)
     }
+
+    @Test("an archive receipt's JSON is the bytes JSONEncoder writes with sorted keys, and decodes back")
+    func archiveReceiptBytes() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let receipts = [
+            ArchiveReceipt(eventId: "evt-2024-000123", topic: "zhifa.events.v1", partition: 5, offset: 1_234_567, chain: "zhifa.events.v1/5",
+                           sequence: 42, entryHash: String(repeating: "ab", count: 32), valid: true, archivedAt: "2024-05-06T09:00:00+08:00"),
+            ArchiveReceipt(eventId: "id with \"quote\" and 张三", topic: "t", partition: 0, offset: 0, chain: "c/0", sequence: -1,
+                           entryHash: "", valid: false, archivedAt: "2024-05-06T09:00:00.123+08:00"),
+        ]
+        for r in receipts {
+            #expect(r.jsonBytes == Array(try encoder.encode(r)))
+            #expect(try JSONDecoder().decode(ArchiveReceipt.self, from: Data(r.jsonBytes)) == r)
+        }
+    }
 }

@@ -30,4 +30,15 @@ public struct ArchiveReceipt: Codable, Sendable, Equatable {
         self.valid = valid
         self.archivedAt = archivedAt
     }
+
+    /// The receipt as compact JSON with its keys sorted: the bytes `JSONEncoder` writes with
+    /// `.sortedKeys` and `.withoutEscapingSlashes`, at a fraction of its cost (one per archived event).
+    public var jsonBytes: [UInt8] {
+        JSONValue.object(JSONObject([
+            ("archivedAt", .string(archivedAt)), ("chain", .string(chain)), ("entryHash", .string(entryHash)),
+            ("eventId", .string(eventId)), ("offset", .number(JSONNumber(offset))),
+            ("partition", .number(JSONNumber(Int64(partition)))), ("sequence", .number(JSONNumber(sequence))),
+            ("topic", .string(topic)), ("valid", .bool(valid)),
+        ])).jsonBytes
+    }
 }

@@ -105,7 +105,8 @@ public final class SchemaValidator: Sendable {
         }
     }
 
-    final class Node: @unchecked Sendable {
+    /// What one schema object requires, as the compiler collects it.
+    struct Rules {
         var types: [String]? = nil
         var typeSet: TypeSet? = nil
         var enumStrings: Set<String>? = nil
@@ -128,9 +129,49 @@ public final class SchemaValidator: Sendable {
         var ifNode: Node? = nil
         var thenNode: Node? = nil
         var elseNode: Node? = nil
+    }
+
+    /// A compiled schema object. Its rules are constants (validation reads them without
+    /// reference counting); only a definition's slot is filled in after it is created, so that
+    /// definitions may refer to themselves.
+    final class Node: @unchecked Sendable {
+        let types: [String]?
+        let typeSet: TypeSet?
+        let enumStrings: Set<String>?
+        let constValue: JSONValue?
+        let enumValues: [JSONValue]?
+        let required: [String]
+        let properties: [String: Node]
+        let additionalPropertiesFalse: Bool
+        let items: Node?
+        let minItems: Int?
+        let maxItems: Int?
+        let minLength: Int?
+        let maxLength: Int?
+        let pattern: (String, PatternMatcher)?
+        let minimum: Double?
+        let maximum: Double?
+        let format: String?
+        let ref: Node?
+        let allOf: [Node]
+        let ifNode: Node?
+        let thenNode: Node?
+        let elseNode: Node?
+        /// For a `$defs` entry: the compiled definition, set once it is compiled.
+        var definition: Node? = nil
+
+        init(_ r: Rules = Rules()) {
+            types = r.types; typeSet = r.typeSet; enumStrings = r.enumStrings; constValue = r.constValue
+            enumValues = r.enumValues; required = r.required; properties = r.properties
+            additionalPropertiesFalse = r.additionalPropertiesFalse; items = r.items; minItems = r.minItems
+            maxItems = r.maxItems; minLength = r.minLength; maxLength = r.maxLength; pattern = r.pattern
+            minimum = r.minimum; maximum = r.maximum; format = r.format; ref = r.ref; allOf = r.allOf
+            ifNode = r.ifNode; thenNode = r.thenNode; elseNode = r.elseNode
+        }
 
         func validate(_ v: JSONValue, _ ctx: inout Context) {
             if ctx.probing && ctx.failed { return }
+            if let definition { return definition.validate(v, &ctx) }
             if let ref { ref.validate(v, &ctx) }
             if let typeSet, TypeSet.of(v).isDisjoint(with: typeSet) {
                 ctx.report("type", "must be \(types!.count == 1 ? "of type \(types![0])" : "one of the types \(types!.joined(separator: ", "))")")
@@ -235,7 +276,7 @@ public final class SchemaValidator: Sendable {
                 if s == .bool(true) { return Node() }
                 throw SchemaError(description: "\(path): a schema must be an object")
             }
-            let n = Node()
+            var n = Rules()
             for (key, value) in o.members {
                 let p = "\(path)/\(key)"
                 switch key {
@@ -283,24 +324,16 @@ public final class SchemaValidator: Sendable {
                     if !Self.annotations.contains(key) { throw SchemaError(description: "\(p): keyword not supported by this validator") }
                 }
             }
-            return n
+            return Node(n)
         }
 
         func def(_ name: String) throws(SchemaError) -> Node {
             if let n = compiledDefs[name] { return n }
             guard let d = defs?[name] else { throw SchemaError(description: "#/$defs/\(name) is not defined") }
-            let placeholder = Node()
-            compiledDefs[name] = placeholder
-            let n = try compile(d, path: "#/$defs/\(name)")
-            // Copy into the placeholder so recursive references see the compiled node.
-            placeholder.types = n.types; placeholder.typeSet = n.typeSet; placeholder.enumStrings = n.enumStrings; placeholder.constValue = n.constValue; placeholder.enumValues = n.enumValues
-            placeholder.required = n.required; placeholder.properties = n.properties
-            placeholder.additionalPropertiesFalse = n.additionalPropertiesFalse; placeholder.items = n.items
-            placeholder.minItems = n.minItems; placeholder.maxItems = n.maxItems; placeholder.minLength = n.minLength
-            placeholder.maxLength = n.maxLength; placeholder.pattern = n.pattern; placeholder.minimum = n.minimum
-            placeholder.maximum = n.maximum; placeholder.format = n.format; placeholder.ref = n.ref; placeholder.allOf = n.allOf
-            placeholder.ifNode = n.ifNode; placeholder.thenNode = n.thenNode; placeholder.elseNode = n.elseNode
-            return placeholder
+            let slot = Node()
+            compiledDefs[name] = slot
+            slot.definition = try compile(d, path: "#/$defs/\(name)")
+            return slot
         }
     }
 }

@@ -12,8 +12,13 @@ public enum InternalEvents {
 
     /// A record for `payload`, with a deterministic `id` (replays produce the same id).
     public static func record<T: Encodable>(topic: String, key: String, id: String, type: String, service: String, time: Date = Date(), payload: T) throws -> KafkaRecord {
-        let data = Array(try encoder.encode(payload))
-        let event = CloudEvent(id: id, source: "urn:zhifa:service:\(service)", type: type, time: ChinaTime.format(time), dataContentType: "application/json", data: data)
+        record(topic: topic, key: key, id: id, type: type, service: service, time: ChinaTime.format(time), json: Array(try encoder.encode(payload)))
+    }
+
+    /// A record for a payload already written as JSON (hot paths that write their own bytes), with
+    /// `time` already formatted as RFC 3339 (a batch formats it once).
+    public static func record(topic: String, key: String, id: String, type: String, service: String, time: String, json: [UInt8]) -> KafkaRecord {
+        let event = CloudEvent(id: id, source: "urn:zhifa:service:\(service)", type: type, time: time, dataContentType: "application/json", data: json)
         return CloudEventKafka.record(for: event, topic: topic, key: key)
     }
 
