@@ -4,11 +4,11 @@ import Synchronization
 import ZhifaKafka
 
 /// Messages of one key in one partition: processed one at a time, in order.
-struct LaneKey: Hashable, Sendable {
-    var topicPartition: KafkaTopicPartition
-    var key: [UInt8]?
+struct LaneKey: Equatable, Sendable {
+    let topicPartition: KafkaTopicPartition
+    let key: [UInt8]?
     /// Computed once, outside the scheduler's lock: a lane is looked up, inserted and removed by it.
-    private let hashValue0: Int
+    let precomputedHash: Int
 
     init(topicPartition: KafkaTopicPartition, key: [UInt8]?) {
         self.topicPartition = topicPartition
@@ -16,15 +16,13 @@ struct LaneKey: Hashable, Sendable {
         var hasher = Hasher()
         hasher.combine(topicPartition)
         if let key { key.withUnsafeBytes { hasher.combine(bytes: $0) } } else { hasher.combine(0xFF as UInt8) }
-        hashValue0 = hasher.finalize()
+        precomputedHash = hasher.finalize()
     }
 
     static func == (a: LaneKey, b: LaneKey) -> Bool {
-        a.hashValue0 == b.hashValue0 && a.topicPartition.partition == b.topicPartition.partition
+        a.precomputedHash == b.precomputedHash && a.topicPartition.partition == b.topicPartition.partition
             && a.key == b.key && a.topicPartition.topic == b.topicPartition.topic
     }
-
-    func hash(into hasher: inout Hasher) { hasher.combine(hashValue0) }
 }
 
 /// Hands lanes of work to a fixed set of handler tasks, in batches.
@@ -38,7 +36,7 @@ final class LaneScheduler: Sendable {
 
     /// A lane is a reference so the ready queue and the handler tasks hold it without lookups;
     /// it is only read or changed under the scheduler's lock.
-    final class Lane: @unchecked Sendable {
+    final class Lane: LaneTableEntry, @unchecked Sendable {
         let key: LaneKey
         let id: UInt64
         var head: InFlightMessage
@@ -52,12 +50,13 @@ final class LaneScheduler: Sendable {
         }
 
         var count: Int { 1 + (rest?.count ?? 0) }
+        var laneKey: LaneKey { key }
     }
 
     typealias Batch = [(Lane, InFlightMessage)]
 
     private struct State {
-        var lanes: [LaneKey: Lane] = [:]
+        var lanes = LaneTable<Lane>(capacity: 1_024)
         var ready = Deque<Lane>()
         var idle: [CheckedContinuation<Batch, Never>] = []
         var capacityWaiter: CheckedContinuation<Void, Never>? = nil
@@ -110,13 +109,13 @@ final class LaneScheduler: Sendable {
         let keys = items.map { LaneKey(topicPartition: $0.message.topicPartition, key: $0.message.key) }
         let wakeups = state.withLock { s in
             for (item, key) in zip(items, keys) {
-                if let lane = s.lanes[key] {
+                if let lane = s.lanes.find(key) {
                     if lane.rest == nil { lane.rest = Deque() }
                     lane.rest!.append(item)
                 } else {
                     let lane = Lane(key: key, id: s.nextLaneId, head: item)
                     s.nextLaneId += 1
-                    s.lanes[key] = lane
+                    s.lanes.insert(lane)
                     s.ready.append(lane)
                 }
             }
@@ -178,7 +177,7 @@ final class LaneScheduler: Sendable {
                     s.ready.append(lane)
                 } else {
                     lane.state = .removed
-                    s.lanes.removeValue(forKey: lane.key)
+                    s.lanes.remove(lane)
                 }
             }
             if s.stopped { return ([], []) }
@@ -232,13 +231,13 @@ final class LaneScheduler: Sendable {
     func removeUnstarted(of partitions: Set<KafkaTopicPartition>?) -> [KafkaConsumerMessage] {
         let removed = state.withLock { s -> [KafkaConsumerMessage] in
             var removed: [KafkaConsumerMessage] = []
-            for (key, lane) in s.lanes where partitions?.contains(key.topicPartition) ?? true {
+            for lane in s.lanes.all where partitions?.contains(lane.key.topicPartition) ?? true {
                 removed += (lane.rest ?? []).map(\.message)
                 lane.rest = nil
                 if lane.state != .running {
                     removed.append(lane.head.message)
                     lane.state = .removed
-                    s.lanes.removeValue(forKey: key)
+                    s.lanes.remove(lane)
                 }
             }
             return removed
