@@ -269,6 +269,7 @@ final class WorkerRun: Sendable {
 /// object per message. `attempts` and `firstFailure` change only while its lane runs it.
 final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
     let message: KafkaConsumerMessage
+    /// When the dispatcher took it, in monotonic nanoseconds (`DispatchTime`), for the processing-time metric.
     let takenAt: UInt64
     let run: WorkerRun
     var attempts = 0
