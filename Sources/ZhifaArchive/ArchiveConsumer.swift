@@ -194,8 +194,11 @@ public struct HeadPublisher: Sendable {
             }
             _ = try await producer.sendAll(records)
             try await store.recordPublished(moved)
+        } catch is CancellationError {
+            // A hard stop (not a graceful one): nothing is lost, the next start publishes them.
+            logger.info("chain heads not published: the service was cancelled while stopping; the next start publishes them")
         } catch {
-            logger.warning("could not publish chain heads yet; retrying", metadata: ["error": "\(error)"])
+            logger.warning("could not publish chain heads yet; retrying at the next interval", metadata: ["error": "\(error)"])
         }
     }
 }
