@@ -32,7 +32,8 @@ public struct ArchiveReceipt: Codable, Sendable, Equatable {
     }
 
     /// The receipt as compact JSON with its keys sorted: the bytes `JSONEncoder` writes with
-    /// `.sortedKeys` and `.withoutEscapingSlashes`, at a fraction of its cost (one per archived event).
+    /// `.sortedKeys` and `.withoutEscapingSlashes` (control characters in a string aside, which
+    /// both escape validly), at a fraction of its cost (one per archived event).
     public var jsonBytes: [UInt8] {
         JSONValue.object(JSONObject([
             ("archivedAt", .string(archivedAt)), ("chain", .string(chain)), ("entryHash", .string(entryHash)),

@@ -9,12 +9,17 @@ protocol LaneTableEntry: AnyObject {
 ///
 /// Every consumed message looks its key up, and most keys open a lane that is removed again when
 /// the message is done, so insert and remove are the hot operations. A slot is 16 bytes and holds
-/// the hash, so a probe costs one cache line and compares keys only when the hashes are equal;
+/// the hash, so a probe reads one place and compares keys only when the hashes are equal;
 /// a `Dictionary<LaneKey, Lane>` kept keys and values in separate arrays and re-hashed the key on
 /// each of its three operations (measured: the map was the worker runtime's largest cost).
 struct LaneTable<Entry: LaneTableEntry> {
-    private var hashes: [Int]
-    private var entries: [Entry?]
+    /// One slot: the entry's hash next to the entry, so a probe reads one place.
+    private struct Slot {
+        var hash: Int
+        var entry: Entry?
+    }
+
+    private var slots: [Slot]
     private var mask: Int
     /// Number of entries.
     private(set) var count = 0
@@ -23,8 +28,7 @@ struct LaneTable<Entry: LaneTableEntry> {
     init(capacity: Int = 64) {
         var size = 16
         while size < capacity * 2 { size *= 2 }
-        hashes = Array(repeating: 0, count: size)
-        entries = Array(repeating: nil, count: size)
+        slots = Array(repeating: Slot(hash: 0, entry: nil), count: size)
         mask = size - 1
     }
 
@@ -32,8 +36,8 @@ struct LaneTable<Entry: LaneTableEntry> {
     func find(_ key: LaneKey) -> Entry? {
         let h = key.precomputedHash
         var i = h & mask
-        while let e = entries[i] {
-            if hashes[i] == h && e.laneKey == key { return e }
+        while let e = slots[i].entry {
+            if slots[i].hash == h && e.laneKey == key { return e }
             i = (i + 1) & mask
         }
         return nil
@@ -41,17 +45,16 @@ struct LaneTable<Entry: LaneTableEntry> {
 
     /// Adds an entry whose key is not in the table.
     mutating func insert(_ entry: Entry) {
-        if (count + 1) * 2 > entries.count { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
         place(entry, hash: entry.laneKey.precomputedHash)
         count += 1
     }
 
-    /// Removes the entry with this key (the entry itself, compared by identity); false if absent.
+    /// Removes this entry (compared by identity); false if absent.
     @discardableResult
     mutating func remove(_ entry: Entry) -> Bool {
-        let h = entry.laneKey.precomputedHash
-        var i = h & mask
-        while let e = entries[i] {
+        var i = entry.laneKey.precomputedHash & mask
+        while let e = slots[i].entry {
             if e === entry {
                 deleteSlot(i)
                 count -= 1
@@ -63,42 +66,37 @@ struct LaneTable<Entry: LaneTableEntry> {
     }
 
     /// Every entry, in no particular order.
-    var all: [Entry] { entries.compactMap { $0 } }
+    var all: [Entry] { slots.compactMap(\.entry) }
 
     private mutating func place(_ entry: Entry, hash h: Int) {
         var i = h & mask
-        while entries[i] != nil { i = (i + 1) & mask }
-        hashes[i] = h
-        entries[i] = entry
+        while slots[i].entry != nil { i = (i + 1) & mask }
+        slots[i] = Slot(hash: h, entry: entry)
     }
 
-    /// Empties slot `i` and moves later entries of the probe run back, so lookups never stop at a
-    /// hole in front of their entry.
+    /// Empties slot `start` and moves later entries of the probe run back, so lookups never stop
+    /// at a hole in front of their entry.
     private mutating func deleteSlot(_ start: Int) {
         var hole = start
         var j = start
         while true {
             j = (j + 1) & mask
-            guard entries[j] != nil else { break }
-            let ideal = hashes[j] & mask
+            guard slots[j].entry != nil else { break }
+            let ideal = slots[j].hash & mask
             // Move j into the hole unless its ideal slot lies cyclically in (hole, j].
             let inRange = hole <= j ? (hole < ideal && ideal <= j) : (hole < ideal || ideal <= j)
             if !inRange {
-                hashes[hole] = hashes[j]
-                entries[hole] = entries[j]
+                slots[hole] = slots[j]
                 hole = j
             }
         }
-        entries[hole] = nil
-        hashes[hole] = 0
+        slots[hole] = Slot(hash: 0, entry: nil)
     }
 
     private mutating func grow() {
-        let old = entries.compactMap { $0 }
-        let size = entries.count * 2
-        hashes = Array(repeating: 0, count: size)
-        entries = Array(repeating: nil, count: size)
-        mask = size - 1
+        let old = all
+        slots = Array(repeating: Slot(hash: 0, entry: nil), count: slots.count * 2)
+        mask = slots.count - 1
         for e in old { place(e, hash: e.laneKey.precomputedHash) }
     }
 }
