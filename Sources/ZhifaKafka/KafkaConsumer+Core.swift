@@ -131,13 +131,25 @@ final class ConsumerCore: @unchecked Sendable {
     func markDone(_ m: KafkaConsumerMessage) {
         cond.lock()
         defer { cond.unlock() }
+        markDoneLocked(m)
+        if revokeWaiting { cond.broadcast() }
+    }
+
+    /// Several messages under one acquisition of the lock.
+    func markDone<S: Sequence<KafkaConsumerMessage>>(contentsOf messages: S) {
+        cond.lock()
+        defer { cond.unlock() }
+        for m in messages { markDoneLocked(m) }
+        if revokeWaiting { cond.broadcast() }
+    }
+
+    private func markDoneLocked(_ m: KafkaConsumerMessage) {
         guard trackOffsets, let ledger = m.ledger ?? ledgers[m.topicPartition], ledger.alive, ledger.epoch == m.assignmentEpoch else { return }
         if let upTo = ledger.markDone(offset: m.offset) {
             if ledger.entries.isEmpty || upTo - (ledger.lastStored ?? -1) >= Self.storeEvery {
                 storeLocked(ledger)
             }
         }
-        if revokeWaiting { cond.broadcast() }
     }
 
     /// Passes the partition's finished run to librdkafka's offset store.

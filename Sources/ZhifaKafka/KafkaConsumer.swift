@@ -118,6 +118,11 @@ public final class KafkaConsumer: Sendable {
         core.markDone(message)
     }
 
+    /// Marks several messages done at once (one lock for the lot; same rules as `markDone(_:)`).
+    public func markDone<S: Sequence<KafkaConsumerMessage>>(contentsOf messages: S) {
+        core.markDone(contentsOf: messages)
+    }
+
     /// Marks a message that this member will not process (its partition is being revoked).
     public func abandon(_ message: KafkaConsumerMessage) {
         core.abandon(message)

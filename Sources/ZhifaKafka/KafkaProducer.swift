@@ -18,6 +18,7 @@ public final class KafkaProducer: Sendable {
     private let control = PollControl()
     private let pollThread: Mutex<DedicatedThread?> = Mutex(nil)
     private let closed = OneShot<Void>()
+    private let afterServing = DeliveryBatchObservers()
     private let logger: Logger
 
     /// Creates and starts a producer.
@@ -39,9 +40,11 @@ public final class KafkaProducer: Sendable {
         let handle = self.handle
         let space = self.space
         let control = self.control
+        let afterServing = self.afterServing
         let thread = DedicatedThread.start(name: "zhifa-kafka-producer-poll") {
             while control.running.load(ordering: .acquiring) {
                 let served = rd_kafka_poll(handle.rk, 100)
+                afterServing.notify()
                 if served > 0 { space.signal() }
             }
         }
@@ -114,6 +117,13 @@ public final class KafkaProducer: Sendable {
         }
     }
 
+    /// Asks for one `deliveriesServed()` call on `observer` once the batch of delivery reports being
+    /// served now has been served. Call it from `KafkaDeliveryListener.delivered`; asking again
+    /// within the same batch is cheap and still yields one call.
+    public func notifyAfterServing(_ observer: any KafkaDeliveryBatchObserver) {
+        afterServing.add(observer)
+    }
+
     /// How many times a caller found the local queue full and had to wait for room (backpressure).
     public var backpressureWaits: Int { space.waits }
 
@@ -124,7 +134,13 @@ public final class KafkaProducer: Sendable {
     public func flush(timeout: Duration = .seconds(30)) async throws(KafkaError) {
         let handle = self.handle
         let ms = timeout.milliseconds32
-        let err = await DedicatedThread.run(name: "zhifa-kafka-flush") { rd_kafka_flush(handle.rk, ms) }
+        let afterServing = self.afterServing
+        // rd_kafka_flush serves delivery reports on this thread too; finish their batch here.
+        let err = await DedicatedThread.run(name: "zhifa-kafka-flush") {
+            let err = rd_kafka_flush(handle.rk, ms)
+            afterServing.notify()
+            return err
+        }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
             throw KafkaError(code: .timeout, rdKafka: err, detail: "flush: \(outstanding) records still undelivered")
         }
@@ -143,7 +159,9 @@ public final class KafkaProducer: Sendable {
         let handle = self.handle
         let topicHandles = topics.withLock { t in let all = t.map(\.1); t.removeAll(); return all }
         let logger = self.logger
+        let afterServing = self.afterServing
         await DedicatedThread.run(name: "zhifa-kafka-producer-close") {
+            defer { afterServing.notify() }
             let rk = handle.rk
             if rd_kafka_flush(rk, ms) != RD_KAFKA_RESP_ERR_NO_ERROR {
                 logger.warning("producer closing with undelivered records; failing them", metadata: [
@@ -207,6 +225,35 @@ open class KafkaDeliveryListener: @unchecked Sendable {
     public init() {}
     /// Called once: `error` is nil when the broker acknowledged the record at `partition`/`offset`.
     open func delivered(partition: Int32, offset: Int64, error: KafkaError?) {}
+}
+
+/// Finishes delivery work in batches (see `KafkaProducer.notifyAfterServing(_:)`): a listener
+/// collects what its report completed, and the observer finishes the lot once per batch, on the
+/// thread that served the reports — one lock and one clock reading per batch instead of per record.
+public protocol KafkaDeliveryBatchObserver: AnyObject, Sendable {
+    /// Called once after a batch of delivery reports in which the observer was asked for.
+    func deliveriesServed()
+}
+
+/// The observers asked for during the batch being served.
+final class DeliveryBatchObservers: Sendable {
+    private let asked = Mutex<[any KafkaDeliveryBatchObserver]>([])
+
+    func add(_ observer: any KafkaDeliveryBatchObserver) {
+        asked.withLock { list in
+            if !list.contains(where: { $0 === observer }) { list.append(observer) }
+        }
+    }
+
+    /// Calls each observer asked for since the last call, outside the lock.
+    func notify() {
+        let due = asked.withLock { list -> [any KafkaDeliveryBatchObserver] in
+            if list.isEmpty { return [] }
+            defer { list.removeAll(keepingCapacity: true) }
+            return list
+        }
+        for o in due { o.deliveriesServed() }
+    }
 }
 
 /// Carries a closure delivery handler through librdkafka's per-message opaque.

@@ -103,3 +103,69 @@ final class Counter: Sendable {
     func increment() { v.withLock { $0 += 1 } }
     var value: Int { v.withLock { $0 } }
 }
+
+@Suite("Delivery reports finished in batches")
+struct DeliveryBatchTests {
+    /// Collects acknowledged offsets from listeners and finishes them when the producer says the batch was served.
+    final class BatchFinisher: KafkaDeliveryBatchObserver, @unchecked Sendable {
+        let expected: Int
+        let producer: Mutex<KafkaProducer?> = Mutex(nil)
+        let pending = Mutex<[Int64]>([])
+        let finished = Mutex<[Int64]>([])
+        let calls = Mutex(0)
+        /// Yields once all expected acknowledgements are finished (a stream: waiting on it can be cancelled).
+        let allFinished = AsyncStream<Void>.makeStream()
+
+        init(expected: Int) { self.expected = expected }
+
+        func acknowledged(_ offset: Int64) {
+            pending.withLock { $0.append(offset) }
+            producer.withLock { $0 }?.notifyAfterServing(self)
+        }
+
+        func deliveriesServed() {
+            let batch = pending.withLock { p in defer { p.removeAll() }; return p }
+            calls.withLock { $0 += 1 }
+            let total = finished.withLock { $0 += batch; return $0.count }
+            if total == expected { allFinished.continuation.yield(()) }
+        }
+    }
+
+    final class Listener: KafkaDeliveryListener, @unchecked Sendable {
+        let finisher: BatchFinisher
+        init(_ finisher: BatchFinisher) { self.finisher = finisher }
+        override func delivered(partition: Int32, offset: Int64, error: KafkaError?) {
+            if error == nil { finisher.acknowledged(offset) }
+        }
+    }
+
+    @Test("every acknowledged record reaches its observer once, in far fewer calls than records")
+    func batchedFinish() async throws {
+        try await withEmbeddedCluster(topics: ["batched": 1]) { cluster in
+            let producer = try KafkaProducer(configuration: producerConfig(cluster), logger: testLogger())
+            let total = 2_000
+            let finisher = BatchFinisher(expected: total)
+            finisher.producer.withLock { $0 = producer }
+            for i in 0..<total {
+                try await producer.enqueue(KafkaRecord(topic: "batched", key: "k", value: Array("\(i)".utf8)), listener: Listener(finisher))
+            }
+            try await producer.flush()
+            let arrived = await withTaskGroup(of: Bool.self) { g in
+                g.addTask { var it = finisher.allFinished.stream.makeAsyncIterator(); return await it.next() != nil }
+                g.addTask { try? await Task.sleep(for: .seconds(30)); return false }
+                let first = await g.next()!
+                g.cancelAll()
+                return first
+            }
+            #expect(arrived, "all \(total) acknowledgements finished by the observer")
+            let offsets = finisher.finished.withLock { $0 }
+            #expect(offsets.count == total)
+            #expect(Set(offsets).count == total && offsets.min() == 0 && offsets.max() == Int64(total - 1), "each offset 0..<\(total) once")
+            #expect(finisher.pending.withLock { $0.isEmpty })
+            let calls = finisher.calls.withLock { $0 }
+            #expect(calls >= 1 && calls < total / 2, "finished per batch, not per record (\(calls) calls)")
+            finisher.producer.withLock { $0 = nil }
+            await producer.close()
+        }
+    }
+}

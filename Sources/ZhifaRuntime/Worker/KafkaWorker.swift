@@ -28,7 +28,7 @@ public final class KafkaWorker: Service, Sendable {
     private let topics: [String]
     private let settings: WorkerSettings
     private let consumerConfiguration: KafkaConsumerConfiguration
-    private let producer: KafkaProducer
+    let producer: KafkaProducer
     private let handler: MessageHandler
     private let metrics: WorkerMetrics
     private let logger: Logger
@@ -249,17 +249,49 @@ public final class KafkaWorker: Service, Sendable {
 }
 
 /// What every in-flight message of one worker run refers to.
-final class WorkerRun: Sendable {
+///
+/// Messages whose outputs were acknowledged are finished in batches: the delivery report only
+/// queues the message here, and once the producer has served the batch of reports it came in,
+/// `deliveriesServed` stores their offsets under one lock, counts them once and reads the clock once.
+final class WorkerRun: KafkaDeliveryBatchObserver, Sendable {
     let worker: KafkaWorker
     let consumer: KafkaConsumer
     let scheduler: LaneScheduler
     let metrics: WorkerMetrics
+    private let acknowledged = Mutex<[InFlightMessage]>([])
 
     init(worker: KafkaWorker, consumer: KafkaConsumer, scheduler: LaneScheduler, metrics: WorkerMetrics) {
         self.worker = worker
         self.consumer = consumer
         self.scheduler = scheduler
         self.metrics = metrics
+    }
+
+    /// Called from a delivery report: `item`'s outputs are all acknowledged.
+    func finishAfterBatch(_ item: InFlightMessage) {
+        let first = acknowledged.withLock { list in
+            list.append(item)
+            return list.count == 1
+        }
+        if first { worker.producer.notifyAfterServing(self) }
+    }
+
+    func deliveriesServed() {
+        let items = acknowledged.withLock { list -> [InFlightMessage] in
+            defer { list.removeAll(keepingCapacity: true) }
+            return list
+        }
+        finish(items)
+    }
+
+    /// The messages' effects are durable: store their offsets.
+    func finish(_ items: [InFlightMessage]) {
+        guard !items.isEmpty else { return }
+        consumer.markDone(contentsOf: items.lazy.map(\.message))
+        scheduler.finished(items.count)
+        metrics.processed.increment(by: Int64(items.count))
+        let now = DispatchTime.now().uptimeNanoseconds
+        for item in items { metrics.latency.recordNanoseconds(Int64(truncatingIfNeeded: now &- item.takenAt)) }
     }
 }
 
@@ -303,17 +335,15 @@ final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
         }
     }
 
-    /// One output acknowledged; the last one completes the message.
+    /// One output acknowledged (on the thread serving delivery reports); the last one finishes
+    /// the message with the rest of its batch.
     func outputDelivered() {
-        if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { complete() }
+        if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { run.finishAfterBatch(self) }
     }
 
-    /// The message's effects are durable: store its offset.
+    /// No outputs: the message's effects are durable now.
     func complete() {
-        run.consumer.markDone(message)
-        run.scheduler.finished()
-        run.metrics.processed.increment()
-        run.metrics.latency.recordNanoseconds(Int64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds &- takenAt))
+        run.finish([self])
     }
 }
 
