@@ -135,11 +135,11 @@ final class ConsumerCore: @unchecked Sendable {
         if revokeWaiting { cond.broadcast() }
     }
 
-    /// Several messages under one acquisition of the lock.
-    func markDone<S: Sequence<KafkaConsumerMessage>>(contentsOf messages: S) {
+    /// Several messages under one acquisition of the lock: `body` calls `mark` for each.
+    func markDone(batch body: (_ mark: (KafkaConsumerMessage) -> Void) -> Void) {
         cond.lock()
         defer { cond.unlock() }
-        for m in messages { markDoneLocked(m) }
+        body { markDoneLocked($0) }
         if revokeWaiting { cond.broadcast() }
     }
 

@@ -118,9 +118,11 @@ public final class KafkaConsumer: Sendable {
         core.markDone(message)
     }
 
-    /// Marks several messages done at once (one lock for the lot; same rules as `markDone(_:)`).
-    public func markDone<S: Sequence<KafkaConsumerMessage>>(contentsOf messages: S) {
-        core.markDone(contentsOf: messages)
+    /// Marks several messages done at once, one lock for the lot: `body` calls `mark` with each
+    /// (same rules as `markDone(_:)`; a closure rather than a generic sequence, so the caller's
+    /// loop runs at full speed across modules). Keep `body` short: the consumer is locked.
+    public func markDone(batch body: (_ mark: (KafkaConsumerMessage) -> Void) -> Void) {
+        core.markDone(batch: body)
     }
 
     /// Marks a message that this member will not process (its partition is being revoked).

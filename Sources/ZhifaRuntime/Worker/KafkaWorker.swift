@@ -287,7 +287,7 @@ final class WorkerRun: KafkaDeliveryBatchObserver, Sendable {
     /// The messages' effects are durable: store their offsets.
     func finish(_ items: [InFlightMessage]) {
         guard !items.isEmpty else { return }
-        consumer.markDone(contentsOf: items.lazy.map(\.message))
+        consumer.markDone { mark in for item in items { mark(item.message) } }
         scheduler.finished(items.count)
         metrics.processed.increment(by: Int64(items.count))
         let now = DispatchTime.now().uptimeNanoseconds
