@@ -154,3 +154,40 @@ public struct BenchError: Error, CustomStringConvertible {
     public var description: String
     public init(_ d: String) { description = d }
 }
+
+/// CPU time per thread of this process, from `/proc/self/task/*/schedstat` (nanoseconds), so a
+/// bench can say where a phase's CPU went: the Swift pool, our poll threads (`zk:*`), librdkafka's
+/// broker threads (`rdk:broker*`) or the embedded broker (`rdk:mock`).
+public enum ThreadCPU {
+    /// Thread id → (name, CPU nanoseconds so far).
+    public typealias Snapshot = [Int: (name: String, ns: UInt64)]
+
+    /// Reads every thread's name and CPU time.
+    public static func snapshot() -> Snapshot {
+        var out: Snapshot = [:]
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for t in tasks {
+            guard let tid = Int(t),
+                  let comm = try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8),
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(t)/schedstat", encoding: .utf8),
+                  let ns = stat.split(separator: " ").first.flatMap({ UInt64($0) }) else { continue }
+            out[tid] = (comm.trimmingCharacters(in: .whitespacesAndNewlines), ns)
+        }
+        return out
+    }
+
+    /// CPU microseconds per message between two snapshots, by thread name (numbered librdkafka
+    /// threads summed), largest first; threads under 1 ms in all are left out.
+    public static func perMessage(from before: Snapshot, to after: Snapshot, messages: Int) -> String {
+        var byName: [String: UInt64] = [:]
+        for (tid, now) in after {
+            var name = now.name
+            if let digit = name.firstIndex(where: \.isNumber), name.hasPrefix("rdk:") { name = String(name[..<digit]) + "*" }
+            if name.hasSuffix("default-qos") { name = "swift-pool" }
+            byName[name, default: 0] += now.ns &- (before[tid]?.ns ?? 0)
+        }
+        return byName.filter { $0.value > 1_000_000 }.sorted { $0.value > $1.value }
+            .map { String(format: "%@ %.2f", $0.key, Double($0.value) / Double(max(1, messages)) / 1000) }
+            .joined(separator: ", ")
+    }
+}

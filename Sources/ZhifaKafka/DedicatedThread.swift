@@ -1,3 +1,4 @@
+import CRdKafka
 import Foundation
 import Synchronization
 
@@ -7,14 +8,18 @@ final class DedicatedThread: Sendable {
 
     private init() {}
 
-    /// Starts `body` on a new thread named `name`.
+    /// Starts `body` on a new thread named `name` (as `top -H` and `perf` show it). Linux keeps
+    /// only names of up to 15 bytes and silently drops longer ones, so these are short, in the
+    /// style of librdkafka's own `rdk:` threads: `zk:cons-poll`, `zk:prod-poll`, ...
     static func start(name: String, _ body: @escaping @Sendable () -> Void) -> DedicatedThread {
+        assert(name.utf8.count <= 15, "thread name \(name) is longer than Linux keeps")
         let thread = DedicatedThread()
         let t = Thread {
+            // Foundation's `Thread.name` does not reach the OS thread on Linux; name it from inside.
+            zhifa_name_current_thread(name)
             body()
             thread.finished.fulfill(())
         }
-        t.name = name
         t.start()
         return thread
     }

@@ -108,7 +108,7 @@ public final class EmbeddedKafkaCluster: Sendable {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let cluster = self.cluster
         let handle = self.handle
-        await DedicatedThread.run(name: "zhifa-embedded-broker-stop") {
+        await DedicatedThread.run(name: "zk:broker-stop") {
             rd_kafka_mock_cluster_destroy(cluster.mc)
             handle.destroy()
         }

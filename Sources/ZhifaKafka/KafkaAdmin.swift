@@ -42,7 +42,7 @@ public final class KafkaAdmin: Sendable {
     public func topics(timeout: Duration = .seconds(10)) async throws(KafkaError) -> [String: Int32] {
         let handle = self.handle
         let ms = timeout.milliseconds32
-        let result: Result<[String: Int32], KafkaError> = await DedicatedThread.run(name: "zhifa-kafka-metadata") {
+        let result: Result<[String: Int32], KafkaError> = await DedicatedThread.run(name: "zk:metadata") {
             var md: UnsafePointer<rd_kafka_metadata>? = nil
             let err = rd_kafka_metadata(handle.rk, 1, nil, &md, ms)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let md else {
@@ -66,7 +66,7 @@ public final class KafkaAdmin: Sendable {
         guard !specs.isEmpty else { return [] }
         let handle = self.handle
         let ms = timeout.milliseconds32
-        let result: Result<[String], KafkaError> = await DedicatedThread.run(name: "zhifa-kafka-admin") {
+        let result: Result<[String], KafkaError> = await DedicatedThread.run(name: "zk:admin") {
             Self.createTopics(rk: handle.rk, specs: specs, timeoutMs: ms)
         }
         return try result.get()
@@ -76,7 +76,7 @@ public final class KafkaAdmin: Sendable {
     public func partitionCount(_ topic: String, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Int32? {
         let handle = self.handle
         let ms = timeout.milliseconds32
-        let result: Result<Int32?, KafkaError> = await DedicatedThread.run(name: "zhifa-kafka-metadata") {
+        let result: Result<Int32?, KafkaError> = await DedicatedThread.run(name: "zk:metadata") {
             let rk = handle.rk
             guard let rkt = rd_kafka_topic_new(rk, topic, nil) else {
                 return .failure(KafkaError(code: .metadata, rdKafka: rd_kafka_last_error(), detail: "topic handle"))
@@ -103,7 +103,7 @@ public final class KafkaAdmin: Sendable {
     public func watermarks(_ tp: KafkaTopicPartition, timeout: Duration = .seconds(10)) async throws(KafkaError) -> (low: Int64, high: Int64) {
         let handle = self.handle
         let ms = timeout.milliseconds32
-        let result: Result<(Int64, Int64), KafkaError> = await DedicatedThread.run(name: "zhifa-kafka-watermarks") {
+        let result: Result<(Int64, Int64), KafkaError> = await DedicatedThread.run(name: "zk:watermarks") {
             let rk = handle.rk
             var lo: Int64 = 0
             var hi: Int64 = 0
@@ -120,7 +120,7 @@ public final class KafkaAdmin: Sendable {
     /// Destroys the client.
     public func close() async {
         let handle = self.handle
-        await DedicatedThread.run(name: "zhifa-kafka-admin-close") { handle.destroy() }
+        await DedicatedThread.run(name: "zk:admin-close") { handle.destroy() }
     }
 
     private static func createTopics(rk: OpaquePointer, specs: [KafkaTopicSpec], timeoutMs: Int32) -> Result<[String], KafkaError> {

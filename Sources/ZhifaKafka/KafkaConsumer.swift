@@ -144,7 +144,7 @@ public final class KafkaConsumer: Sendable {
     public func commit() async throws(KafkaError) {
         core.flushStores()
         let handle = self.handle
-        let err = await DedicatedThread.run(name: "zhifa-kafka-commit") { rd_kafka_commit(handle.rk, nil, 0) }
+        let err = await DedicatedThread.run(name: "zk:commit") { rd_kafka_commit(handle.rk, nil, 0) }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
             throw KafkaError(code: .commit, rdKafka: err, detail: "commit")
         }
@@ -180,7 +180,7 @@ public final class KafkaConsumer: Sendable {
             // Never polled: close on a dedicated thread here.
             let handle = self.handle
             let core = self.core
-            await DedicatedThread.run(name: "zhifa-kafka-consumer-close") {
+            await DedicatedThread.run(name: "zk:cons-close") {
                 Self.shutdown(handle: handle, core: core)
             }
             closed.fulfill(())
@@ -198,7 +198,7 @@ public final class KafkaConsumer: Sendable {
         let control = self.control
         let closed = self.closed
         let logger = self.logger
-        _ = DedicatedThread.start(name: "zhifa-kafka-consumer-poll") {
+        _ = DedicatedThread.start(name: "zk:cons-poll") {
             let loop = ConsumerPollLoop(rk: handle.rk, core: core, logger: logger)
             var lastLag = ContinuousClock.now
             while control.running.load(ordering: .acquiring) {

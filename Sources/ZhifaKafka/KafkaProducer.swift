@@ -41,7 +41,7 @@ public final class KafkaProducer: Sendable {
         let space = self.space
         let control = self.control
         let afterServing = self.afterServing
-        let thread = DedicatedThread.start(name: "zhifa-kafka-producer-poll") {
+        let thread = DedicatedThread.start(name: "zk:prod-poll") {
             while control.running.load(ordering: .acquiring) {
                 let served = rd_kafka_poll(handle.rk, 100)
                 afterServing.notify()
@@ -136,7 +136,7 @@ public final class KafkaProducer: Sendable {
         let ms = timeout.milliseconds32
         let afterServing = self.afterServing
         // rd_kafka_flush serves delivery reports on this thread too; finish their batch here.
-        let err = await DedicatedThread.run(name: "zhifa-kafka-flush") {
+        let err = await DedicatedThread.run(name: "zk:flush") {
             let err = rd_kafka_flush(handle.rk, ms)
             afterServing.notify()
             return err
@@ -160,7 +160,7 @@ public final class KafkaProducer: Sendable {
         let topicHandles = topics.withLock { t in let all = t.map(\.1); t.removeAll(); return all }
         let logger = self.logger
         let afterServing = self.afterServing
-        await DedicatedThread.run(name: "zhifa-kafka-producer-close") {
+        await DedicatedThread.run(name: "zk:prod-close") {
             defer { afterServing.notify() }
             let rk = handle.rk
             if rd_kafka_flush(rk, ms) != RD_KAFKA_RESP_ERR_NO_ERROR {

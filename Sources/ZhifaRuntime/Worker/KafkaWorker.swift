@@ -162,7 +162,7 @@ public final class KafkaWorker: Service, Sendable {
         let view = DeadLetterRecord.handlerView(of: item.message)
         do {
             let outputs = try await handler(view)
-            await produce(outputs, for: item)
+            if !produceWithoutWaiting(outputs, for: item) { await produce(outputs, for: item) }
             return true
         } catch let failure as PermanentFailure {
             item.attempts += 1
@@ -208,6 +208,21 @@ public final class KafkaWorker: Service, Sendable {
         ])
         metrics.deadLettered.increment()
         await produce([record], for: item)
+    }
+
+    /// The common cases with no suspension point: no output, or one output that librdkafka's
+    /// queue has room for. Returns false with nothing sent otherwise (then `produce` does it all).
+    private func produceWithoutWaiting(_ records: [KafkaRecord], for item: InFlightMessage) -> Bool {
+        switch records.count {
+        case 0:
+            item.complete()
+            return true
+        case 1:
+            item.expect(single: records[0])
+            return (try? producer.tryEnqueue(records[0], listener: item)) ?? false
+        default:
+            return false
+        }
     }
 
     /// Produces `records`; once all are acknowledged, the message is done and its offset stored.
