@@ -15,7 +15,7 @@ struct LaneTableTests {
         LaneKey(topicPartition: KafkaTopicPartition(topic: "zhifa.events.v1", partition: partition), key: n == 0 ? nil : Array("case-\(n)".utf8))
     }
 
-    @Test("finds, inserts and removes exactly like a dictionary, over 40,000 random operations")
+    @Test("finds, inserts, replaces and removes exactly like a dictionary, over 40,000 random operations")
     func matchesDictionary() {
         var table = LaneTable<Item>(capacity: 4)  // starts small: grows several times
         var model: [Int: Item] = [:]
@@ -25,7 +25,15 @@ struct LaneTableTests {
             let k = Self.key(n, partition: Int32(n % 3))
             let found = table.find(k)
             #expect(found === model[n], "step \(step): lookup of key \(n)")
-            if let existing = model[n], Bool.random(using: &rng) || model.count > 1_500 {
+            if let existing = model[n], Int.random(in: 0..<4, using: &rng) == 0 {
+                // The next message of a lane takes its head's place.
+                let successor = Item(k)
+                let replaced = table.replace(existing, with: successor)
+                let replacedAgain = table.replace(existing, with: successor)
+                #expect(replaced)
+                #expect(!replacedAgain, "the old head is no longer there")
+                model[n] = successor
+            } else if let existing = model[n], Bool.random(using: &rng) || model.count > 1_500 {
                 let removed = table.remove(existing)
                 let removedAgain = table.remove(existing)
                 #expect(removed)

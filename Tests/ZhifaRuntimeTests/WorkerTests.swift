@@ -241,4 +241,45 @@ struct WorkerTests {
         await producer.close()
         await cluster.shutdown()
     }
+
+    @Test("messages of one key run one at a time and in order, while different keys run side by side")
+    func perKeyOrderUnderConcurrency() async throws {
+        let config = try testConfiguration()
+        let cluster = try Self.cluster(groups: ["g-order"], topics: ["order"])
+        let producer = try KafkaProducer(configuration: config.producerConfiguration(bootstrap: cluster.bootstrapServers, role: "t"), logger: testLogger())
+        let keys = 12, perKey = 150
+        let running = Mutex<[String: Int]>([:])
+        let overlaps = Mutex<[String]>([])
+        let mostAtOnce = Mutex(0)
+        let seen = Recorder<(String, Int)>()
+        let w = Self.worker(cluster, config: config, group: "g-order", topics: ["order"], producer: producer) { m in
+            let key = m.keyText!
+            let seq = Int(String(decoding: m.value!, as: UTF8.self))!
+            let (mine, all) = running.withLock { r -> (Int, Int) in
+                r[key, default: 0] += 1
+                return (r[key]!, r.values.reduce(0, +))
+            }
+            if mine > 1 { overlaps.withLock { $0.append("\(key)#\(seq)") } }
+            mostAtOnce.withLock { $0 = max($0, all) }
+            for _ in 0..<3 { await Task.yield() }  // let other handler tasks interleave
+            seen.append((key, seq))
+            running.withLock { $0[key]! -= 1 }
+            return []
+        }
+        let runningWorkers = RunningWorkers([w])
+        var records: [KafkaRecord] = []
+        for seq in 0..<perKey {
+            for k in 0..<keys { records.append(KafkaRecord(topic: "order", key: "case-\(k)", value: Array("\(seq)".utf8))) }
+        }
+        _ = try await producer.sendAll(records)
+        try await eventually("all \(keys * perKey) handled") { seen.count == keys * perKey }
+        var byKey: [String: [Int]] = [:]
+        for (k, seq) in seen.all { byKey[k, default: []].append(seq) }
+        for k in 0..<keys { #expect(byKey["case-\(k)"] == Array(0..<perKey), "order of case-\(k)") }
+        #expect(overlaps.withLock { $0 }.isEmpty, "a key never ran twice at once")
+        #expect(mostAtOnce.withLock { $0 } > 1, "different keys ran side by side")
+        try await runningWorkers.stop()
+        await producer.close()
+        await cluster.shutdown()
+    }
 }

@@ -1,3 +1,4 @@
+import DequeModule
 import CoreMetrics
 import Foundation
 import Logging
@@ -147,10 +148,10 @@ public final class KafkaWorker: Service, Sendable {
     private func handlerLoop(_ run: WorkerRun) async {
         var batch = await run.scheduler.next()
         while !batch.isEmpty {
-            var handled: [LaneScheduler.Lane] = []
+            var handled: [InFlightMessage] = []
             handled.reserveCapacity(batch.count)
-            for (lane, item) in batch {
-                if await handle(item, lane: lane) { handled.append(lane) }
+            for item in batch {
+                if await handle(item) { handled.append(item) }
             }
             batch = run.scheduler.advance(handled)
             if batch.isEmpty { batch = await run.scheduler.next() }
@@ -158,7 +159,7 @@ public final class KafkaWorker: Service, Sendable {
     }
 
     /// Runs the handler once; returns false when the lane was parked for a retry.
-    private func handle(_ item: InFlightMessage, lane: LaneScheduler.Lane) async -> Bool {
+    private func handle(_ item: InFlightMessage) async -> Bool {
         let view = DeadLetterRecord.handlerView(of: item.message)
         do {
             let outputs = try await handler(view)
@@ -183,10 +184,10 @@ public final class KafkaWorker: Service, Sendable {
                 "attempt": "\(item.attempts)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
                 "error": "\(reason)",
             ])
-            if item.run.scheduler.park(lane) {
+            if item.run.scheduler.park(item) {
                 Task {
                     try? await Task.sleep(for: delay)
-                    item.run.scheduler.unpark(lane)
+                    item.run.scheduler.unpark(item)
                 }
             }
             return false
@@ -314,8 +315,14 @@ final class WorkerRun: KafkaDeliveryBatchObserver, Sendable {
 ///
 /// It is also the delivery listener of its single output record, so the hot path allocates one
 /// object per message. `attempts` and `firstFailure` change only while its lane runs it.
-final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
+final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked Sendable {
     let message: KafkaConsumerMessage
+    /// Its lane: the partition and key (hashed once, here, outside the scheduler's lock).
+    let laneKey: LaneKey
+    /// While it heads its lane: the lane's state and the messages of its key queued behind it
+    /// (the scheduler's; changed only under its lock).
+    var laneState: LaneScheduler.LaneState = .ready
+    var queuedBehind: Deque<InFlightMessage>? = nil
     /// When the dispatcher took it, in monotonic nanoseconds (`DispatchTime`), for the processing-time metric.
     let takenAt: UInt64
     let run: WorkerRun
@@ -326,6 +333,7 @@ final class InFlightMessage: KafkaDeliveryListener, @unchecked Sendable {
 
     init(message: KafkaConsumerMessage, takenAt: UInt64, run: WorkerRun) {
         self.message = message
+        self.laneKey = LaneKey(topicPartition: message.topicPartition, key: message.key)
         self.takenAt = takenAt
         self.run = run
     }

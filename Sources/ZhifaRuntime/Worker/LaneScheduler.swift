@@ -31,29 +31,18 @@ struct LaneKey: Equatable, Sendable {
 /// Different lanes run concurrently on different tasks. A lane waiting for a retry is parked and
 /// blocks nothing else. `maxInFlight` bounds messages taken and not finished (finished = effects
 /// durable, or abandoned).
+///
+/// A lane is its head message: the `InFlightMessage` being run (or next to run) holds the lane's
+/// state and the messages of its key queued behind it, and stands for the lane in the table and
+/// the ready queue. When it is done, the next queued message takes its place. Most lanes hold one
+/// message, so this saves an object per message. Lane fields are only read or changed under the
+/// scheduler's lock.
 final class LaneScheduler: Sendable {
     enum LaneState { case ready, running, parked, removed }
 
-    /// A lane is a reference so the ready queue and the handler tasks hold it without lookups;
-    /// it is only read or changed under the scheduler's lock.
-    final class Lane: LaneTableEntry, @unchecked Sendable {
-        let key: LaneKey
-        let id: UInt64
-        var head: InFlightMessage
-        var rest: Deque<InFlightMessage>? = nil
-        var state: LaneState = .ready
-
-        init(key: LaneKey, id: UInt64, head: InFlightMessage) {
-            self.key = key
-            self.id = id
-            self.head = head
-        }
-
-        var count: Int { 1 + (rest?.count ?? 0) }
-        var laneKey: LaneKey { key }
-    }
-
-    typealias Batch = [(Lane, InFlightMessage)]
+    /// The head message of a lane.
+    typealias Lane = InFlightMessage
+    typealias Batch = [Lane]
 
     private struct State {
         var lanes = LaneTable<Lane>(capacity: 1_024)
@@ -62,7 +51,6 @@ final class LaneScheduler: Sendable {
         var capacityWaiter: CheckedContinuation<Void, Never>? = nil
         var drainWaiter: CheckedContinuation<Void, Never>? = nil
         var stopped = false
-        var nextLaneId: UInt64 = 1
     }
 
     let maxInFlight: Int
@@ -103,20 +91,19 @@ final class LaneScheduler: Sendable {
         }
     }
 
-    /// Adds taken messages to their lanes and wakes idle handler tasks.
+    /// Adds taken messages to their lanes (a message whose key has no open lane opens one) and
+    /// wakes idle handler tasks.
     func submit(_ items: [InFlightMessage]) {
         inFlightCount.add(items.count, ordering: .sequentiallyConsistent)
-        let keys = items.map { LaneKey(topicPartition: $0.message.topicPartition, key: $0.message.key) }
         let wakeups = state.withLock { s in
-            for (item, key) in zip(items, keys) {
-                if let lane = s.lanes.find(key) {
-                    if lane.rest == nil { lane.rest = Deque() }
-                    lane.rest!.append(item)
+            for item in items {
+                if let head = s.lanes.find(item.laneKey) {
+                    if head.queuedBehind == nil { head.queuedBehind = Deque() }
+                    head.queuedBehind!.append(item)
                 } else {
-                    let lane = Lane(key: key, id: s.nextLaneId, head: item)
-                    s.nextLaneId += 1
-                    s.lanes.insert(lane)
-                    s.ready.append(lane)
+                    item.laneState = .ready
+                    s.lanes.insert(item)
+                    s.ready.append(item)
                 }
             }
             return pairIdle(&s)
@@ -142,16 +129,16 @@ final class LaneScheduler: Sendable {
         var out: Batch = []
         out.reserveCapacity(Swift.min(max, s.ready.count))
         while out.count < max, let lane = s.ready.popFirst() {
-            guard lane.state == .ready else { continue }
-            lane.state = .running
-            out.append((lane, lane.head))
+            guard lane.laneState == .ready else { continue }
+            lane.laneState = .running
+            out.append(lane)
         }
         return out
     }
 
     // MARK: handler side
 
-    /// The next batch of lanes to run (each with its head message); empty once stopped.
+    /// The next batch of lanes to run (their head messages); empty once stopped.
     func next() async -> Batch {
         await withCheckedContinuation { (c: CheckedContinuation<Batch, Never>) in
             let ready: Batch? = state.withLock { s in
@@ -165,19 +152,20 @@ final class LaneScheduler: Sendable {
         }
     }
 
-    /// The lanes' head messages were handled: queue their next messages (or drop empty lanes), and
-    /// return the calling task's next batch if work is ready (empty otherwise).
+    /// The lanes' head messages were handled: the next message of each lane takes its head's place
+    /// (or the lane closes), and the calling task gets its next batch if work is ready (else empty).
     func advance(_ lanes: [Lane]) -> Batch {
         let (mine, wakeups) = state.withLock { s -> (Batch, [(CheckedContinuation<Batch, Never>, Batch)]) in
-            for lane in lanes where lane.state == .running {
-                if var rest = lane.rest, let next = rest.popFirst() {
-                    lane.head = next
-                    lane.rest = rest.isEmpty ? nil : rest
-                    lane.state = .ready
-                    s.ready.append(lane)
+            for head in lanes where head.laneState == .running {
+                head.laneState = .removed
+                // Moved out (not copied), so popping does not copy the queue.
+                if var rest = head.queuedBehind.take(), let next = rest.popFirst() {
+                    next.queuedBehind = rest.isEmpty ? nil : rest
+                    next.laneState = .ready
+                    s.lanes.replace(head, with: next)
+                    s.ready.append(next)
                 } else {
-                    lane.state = .removed
-                    s.lanes.remove(lane)
+                    s.lanes.remove(head)
                 }
             }
             if s.stopped { return ([], []) }
@@ -191,8 +179,8 @@ final class LaneScheduler: Sendable {
     /// Parks a lane whose head failed (until `unpark`); false if the lane was removed meanwhile.
     func park(_ lane: Lane) -> Bool {
         state.withLock { _ in
-            guard lane.state == .running else { return false }
-            lane.state = .parked
+            guard lane.laneState == .running else { return false }
+            lane.laneState = .parked
             return true
         }
     }
@@ -200,8 +188,8 @@ final class LaneScheduler: Sendable {
     /// Makes a parked lane ready again (after its backoff).
     func unpark(_ lane: Lane) {
         let wakeups = state.withLock { s -> [(CheckedContinuation<Batch, Never>, Batch)] in
-            guard lane.state == .parked else { return [] }
-            lane.state = .ready
+            guard lane.laneState == .parked else { return [] }
+            lane.laneState = .ready
             s.ready.append(lane)
             return pairIdle(&s)
         }
@@ -231,13 +219,13 @@ final class LaneScheduler: Sendable {
     func removeUnstarted(of partitions: Set<KafkaTopicPartition>?) -> [KafkaConsumerMessage] {
         let removed = state.withLock { s -> [KafkaConsumerMessage] in
             var removed: [KafkaConsumerMessage] = []
-            for lane in s.lanes.all where partitions?.contains(lane.key.topicPartition) ?? true {
-                removed += (lane.rest ?? []).map(\.message)
-                lane.rest = nil
-                if lane.state != .running {
-                    removed.append(lane.head.message)
-                    lane.state = .removed
-                    s.lanes.remove(lane)
+            for head in s.lanes.all where partitions?.contains(head.laneKey.topicPartition) ?? true {
+                removed += (head.queuedBehind ?? []).map(\.message)
+                head.queuedBehind = nil
+                if head.laneState != .running {
+                    removed.append(head.message)
+                    head.laneState = .removed
+                    s.lanes.remove(head)
                 }
             }
             return removed

@@ -65,6 +65,20 @@ struct LaneTable<Entry: LaneTableEntry> {
         return false
     }
 
+    /// Puts `new` (same key) in the slot of `old` (compared by identity); false if `old` is absent.
+    @discardableResult
+    mutating func replace(_ old: Entry, with new: Entry) -> Bool {
+        var i = old.laneKey.precomputedHash & mask
+        while let e = slots[i].entry {
+            if e === old {
+                slots[i].entry = new
+                return true
+            }
+            i = (i + 1) & mask
+        }
+        return false
+    }
+
     /// Every entry, in no particular order.
     var all: [Entry] { slots.compactMap(\.entry) }
 
