@@ -1,5 +1,5 @@
-import DequeModule
 import CoreMetrics
+import DequeModule
 import Foundation
 import Logging
 import ServiceLifecycle
