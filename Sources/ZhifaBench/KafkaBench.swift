@@ -151,7 +151,7 @@ public enum KafkaBench {
         try await relayProducer.flush(timeout: .seconds(120))
         let relaySeconds = Double(BenchSupport.nowNs() - firstNs.load(ordering: .relaxed)) / 1e9
         let relayRate = Double(o.messages) / relaySeconds
-                log(String(format: "[B] relayed %d msgs through the worker runtime: %.0f msgs/s (%.1f µs CPU/msg, process CPU %.0f%% of one core)", o.messages, relayRate, (BenchSupport.cpuSeconds() - cpu0) / Double(o.messages) * 1e6, 100 * (BenchSupport.cpuSeconds() - cpu0) / relaySeconds))
+        log(String(format: "[B] relayed %d msgs through the worker runtime: %.0f msgs/s (%.1f µs CPU/msg, process CPU %.0f%% of one core)", o.messages, relayRate, (BenchSupport.cpuSeconds() - cpu0) / Double(o.messages) * 1e6, 100 * (BenchSupport.cpuSeconds() - cpu0) / relaySeconds))
         log("[B] CPU per message by thread, µs: " + ThreadCPU.perMessage(from: threads0, to: ThreadCPU.snapshot(), messages: o.messages))
 
         // [C] latency at a fixed rate, relay still running

@@ -248,8 +248,7 @@ final class DeliveryBatchObservers: Sendable {
     /// Calls each observer asked for since the last call, outside the lock.
     func notify() {
         let due = asked.withLock { list -> [any KafkaDeliveryBatchObserver] in
-            if list.isEmpty { return [] }
-            defer { list.removeAll(keepingCapacity: true) }
+            defer { list = [] }
             return list
         }
         for o in due { o.deliveriesServed() }

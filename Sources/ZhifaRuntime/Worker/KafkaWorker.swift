@@ -294,7 +294,7 @@ final class WorkerRun: KafkaDeliveryBatchObserver, Sendable {
 
     func deliveriesServed() {
         let items = acknowledged.withLock { list -> [InFlightMessage] in
-            defer { list.removeAll(keepingCapacity: true) }
+            defer { list = [] }
             return list
         }
         finish(items)

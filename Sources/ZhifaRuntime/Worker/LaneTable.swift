@@ -53,30 +53,28 @@ struct LaneTable<Entry: LaneTableEntry> {
     /// Removes this entry (compared by identity); false if absent.
     @discardableResult
     mutating func remove(_ entry: Entry) -> Bool {
-        var i = entry.laneKey.precomputedHash & mask
-        while let e = slots[i].entry {
-            if e === entry {
-                deleteSlot(i)
-                count -= 1
-                return true
-            }
-            i = (i + 1) & mask
-        }
-        return false
+        guard let i = slot(of: entry) else { return false }
+        deleteSlot(i)
+        count -= 1
+        return true
     }
 
     /// Puts `new` (same key) in the slot of `old` (compared by identity); false if `old` is absent.
     @discardableResult
     mutating func replace(_ old: Entry, with new: Entry) -> Bool {
-        var i = old.laneKey.precomputedHash & mask
+        guard let i = slot(of: old) else { return false }
+        slots[i].entry = new
+        return true
+    }
+
+    /// The slot holding this very entry.
+    private func slot(of entry: Entry) -> Int? {
+        var i = entry.laneKey.precomputedHash & mask
         while let e = slots[i].entry {
-            if e === old {
-                slots[i].entry = new
-                return true
-            }
+            if e === entry { return i }
             i = (i + 1) & mask
         }
-        return false
+        return nil
     }
 
     /// Every entry, in no particular order.
