@@ -5,12 +5,12 @@ import ZhifaRuntime
 
 /// A consumed message as the archive will store it, with what it learned by reading it.
 public struct IncomingMessage: Sendable {
-    public var topic: String
-    public var partition: Int32
+    public var topic: String { didSet { derived = nil } }
+    public var partition: Int32 { didSet { derived = nil } }
     public var offset: Int64
-    public var key: [UInt8]?
-    public var headers: [KafkaHeader]
-    public var value: [UInt8]
+    public var key: [UInt8]? { didSet { derived = nil } }
+    public var headers: [KafkaHeader] { didSet { derived = nil } }
+    public var value: [UInt8] { didSet { derived = nil } }
     public var receivedAt: Date
     /// `ce_id` of a valid event, else `kafka:<topic>/<partition>/<offset>`.
     public var eventId: String
@@ -24,6 +24,9 @@ public struct IncomingMessage: Sendable {
     public var deviceId: String?
     public var segmentId: String?
     public var startedAt: Date?
+    /// The stored forms of the message's bytes, computed by `deriveStoredFields()` while reading
+    /// (in parallel) so the store's single writer does not; dropped when those bytes change.
+    var derived: StoredFields?
 
     public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, headers: [KafkaHeader], value: [UInt8], receivedAt: Date, eventId: String,
                 ceId: String?, valid: Bool, invalidReason: String?, caseId: String?, eventType: String?, deviceId: String? = nil, segmentId: String? = nil,
@@ -45,6 +48,32 @@ public struct IncomingMessage: Sendable {
         self.segmentId = segmentId
         self.startedAt = startedAt
     }
+
+    /// Computes the stored forms of the message's bytes now (the store computes them itself for a
+    /// message without them).
+    public mutating func deriveStoredFields() { derived = StoredFields(of: self) }
+
+    /// The stored forms, computed now if they were not derived (or the bytes changed since).
+    var storedFields: StoredFields { derived ?? StoredFields(of: self) }
+}
+
+/// What the archive stores of a message's bytes besides the bytes themselves: its chain, the
+/// payload's SHA-256, the key in base64 and the headers as stored (name, or name and base64 value).
+struct StoredFields: Sendable {
+    let chain: String
+    let payloadSha256: String
+    let keyBase64: String?
+    let headers: [[String]]
+    /// `headers` as the JSON text of the `headers` column.
+    let headersJSON: String
+
+    init(of m: IncomingMessage) {
+        chain = ArchiveChain.chain(topic: m.topic, partition: m.partition)
+        payloadSha256 = ArchiveChain.sha256Hex(m.value)
+        keyBase64 = m.key.map { Data($0).base64EncodedString() }
+        headers = m.headers.map { h in h.value.map { [h.name, Data($0).base64EncodedString()] } ?? [h.name] }
+        headersJSON = JSONValue.array(headers.map { .array($0.map { .string($0) }) }).jsonText
+    }
 }
 
 /// Reads a consumed message for the archive: contract events are validated with the contract
@@ -56,6 +85,13 @@ public struct ArchiveIntake: Sendable {
     public init(eventsTopic: String) { self.eventsTopic = eventsTopic }
 
     public func read(_ m: KafkaConsumerMessage, receivedAt: Date) -> IncomingMessage {
+        var out = classify(m, receivedAt: receivedAt)
+        out.deriveStoredFields()
+        return out
+    }
+
+    /// Reads the message's identity, validity and the fields the archive indexes.
+    func classify(_ m: KafkaConsumerMessage, receivedAt: Date) -> IncomingMessage {
         let ceId = m.headers.text("ce_id").flatMap { $0.isEmpty ? nil : $0 }
         let fallbackId = "kafka:\(m.topic)/\(m.partition)/\(m.offset)"
         var out = IncomingMessage(topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, headers: m.headers, value: m.value ?? [],

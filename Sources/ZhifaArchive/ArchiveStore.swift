@@ -91,10 +91,6 @@ public final class SQLiteArchiveStore: ArchiveStore {
 
     // MARK: rows
 
-    static func headersJSON(_ headers: [KafkaHeader]) -> [[String]] {
-        headers.map { h in h.value.map { [h.name, Data($0).base64EncodedString()] } ?? [h.name] }
-    }
-
     /// The columns `entry(_:)` and `entryPayload(_:)` read, by position (GRDB's lookup by name
     /// lowercases every name on every row: a third of verify's time).
     static let entryColumns = """
@@ -117,17 +113,6 @@ public final class SQLiteArchiveStore: ArchiveStore {
 
     static func payload(_ r: Row) -> [UInt8]? { (r["payload"] as Data?).map { Array($0) } }
 
-    static func insert(_ db: Database, _ e: ArchiveEntry, payload: [UInt8], deviceId: String?, segmentId: String?, startedAt: Date?) throws {
-        let headers = JSONValue.array(e.headers.map { .array($0.map { .string($0) }) }).jsonText
-        try db.cachedStatement(sql: """
-            INSERT INTO entries (chain, seq, kind, event_id, topic, partition, offset, key, headers, received_at, valid, invalid_reason, case_id, event_type,
-                                 payload_sha256, payload_size, prev_hash, hash, payload, device_id, segment_id, started_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [e.chain, e.sequence, e.kind.rawValue, e.eventId, e.topic, e.partition, e.offset, e.key, headers, e.receivedAt, e.valid,
-                                     e.invalidReason, e.caseId, e.eventType, e.payloadSha256, e.payloadSize, e.prevHash, e.hash, Data(payload),
-                                     deviceId, segmentId, startedAt?.timeIntervalSince1970])
-    }
-
     /// Moves a chain's head (once per chain per transaction).
     static func setHead(_ db: Database, chain: String, sequence: Int64, hash: String, at: String) throws {
         try db.cachedStatement(sql: "INSERT INTO heads (chain, seq, hash, at) VALUES (?, ?, ?, ?) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, at = excluded.at")
@@ -149,13 +134,22 @@ public final class SQLiteArchiveStore: ArchiveStore {
             var heads: [String: (seq: Int64, hash: String, at: String)] = [:]  // moved in this batch
             var receivedText: (Date, String)? = nil  // a batch shares one receive time
             for m in messages {
-                let sha = ArchiveChain.sha256Hex(m.value)
-                var eventId = m.eventId
-                var valid = m.valid
-                var reason = m.invalidReason
-                if let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT chain, seq, hash, valid, payload_sha256, topic, partition, offset, received_at FROM entries WHERE event_id = ?"),
-                                                   arguments: [m.eventId]) {
-                    if existing["payload_sha256"] as String == sha || !m.valid {
+                let stored = m.storedFields
+                if receivedText?.0 != m.receivedAt { receivedText = (m.receivedAt, ChinaTime.formatMillis(m.receivedAt)) }
+                let (seq, prev) = try heads[stored.chain].map { ($0.seq, $0.hash) } ?? Self.head(db, stored.chain)
+                var e = ArchiveEntry(chain: stored.chain, sequence: seq + 1, kind: .message, eventId: m.eventId, topic: m.topic, partition: m.partition, offset: m.offset,
+                                     key: stored.keyBase64, headers: stored.headers, receivedAt: receivedText!.1, valid: m.valid, invalidReason: m.invalidReason,
+                                     caseId: m.caseId, eventType: m.eventType, payloadSha256: stored.payloadSha256, payloadSize: Int64(m.value.count), prevHash: "", hash: "")
+                ArchiveChain.seal(&e, after: prev)
+                // New event ids (the common case) are inserted straight away; the unique index on
+                // event_id turns a repeated one into no insert, handled below.
+                var inserted = try EntryInsert.run(db, e, headersJSON: stored.headersJSON, payload: m.value, deviceId: m.valid ? m.deviceId : nil,
+                                                   segmentId: m.valid ? m.segmentId : nil, startedAt: m.valid ? m.startedAt : nil)
+                if !inserted {
+                    let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT chain, seq, hash, valid, payload_sha256, topic, partition, offset, received_at FROM entries WHERE event_id = ?"),
+                                                    arguments: [m.eventId])
+                    guard let existing else { throw DatabaseError(message: "an entry with event id \(m.eventId) was neither inserted nor found") }
+                    if existing["payload_sha256"] as String == stored.payloadSha256 || !m.valid {
                         duplicates += 1
                         if existing["valid"] as Bool, let ceId = m.ceId {
                             receipts.append(ArchiveReceipt(eventId: ceId, topic: existing["topic"], partition: existing["partition"], offset: existing["offset"],
@@ -164,29 +158,21 @@ public final class SQLiteArchiveStore: ArchiveStore {
                         }
                         continue
                     }
-                    // The same ce_id with other bytes: kept, as what was sent, but marked.
-                    eventId = "\(m.eventId)#\(sha.prefix(16))"
-                    valid = false
-                    reason = "ce_id \(m.eventId) was already archived with different content (\(existing["chain"] as String) #\(existing["seq"] as Int64))"
-                    if try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM entries WHERE event_id = ?"), arguments: [eventId]) != nil {
+                    // The same ce_id with other bytes: kept, as what was sent, but marked (once).
+                    e.eventId = "\(m.eventId)#\(stored.payloadSha256.prefix(16))"
+                    e.valid = false
+                    e.invalidReason = "ce_id \(m.eventId) was already archived with different content (\(existing["chain"] as String) #\(existing["seq"] as Int64))"
+                    ArchiveChain.seal(&e, after: prev)
+                    inserted = try EntryInsert.run(db, e, headersJSON: stored.headersJSON, payload: m.value, deviceId: nil, segmentId: nil, startedAt: nil)
+                    if !inserted {
                         duplicates += 1
                         continue
                     }
                 }
-                let chain = ArchiveChain.chain(topic: m.topic, partition: m.partition)
-                let (seq, prev) = try heads[chain].map { ($0.seq, $0.hash) } ?? Self.head(db, chain)
-                if receivedText?.0 != m.receivedAt { receivedText = (m.receivedAt, ChinaTime.formatMillis(m.receivedAt)) }
-                let received = receivedText!.1
-                var e = ArchiveEntry(chain: chain, sequence: seq + 1, kind: .message, eventId: eventId, topic: m.topic, partition: m.partition, offset: m.offset,
-                                     key: m.key.map { Data($0).base64EncodedString() }, headers: Self.headersJSON(m.headers),
-                                     receivedAt: received, valid: valid, invalidReason: reason, caseId: m.caseId, eventType: m.eventType,
-                                     payloadSha256: sha, payloadSize: Int64(m.value.count), prevHash: "", hash: "")
-                ArchiveChain.seal(&e, after: prev)
-                try Self.insert(db, e, payload: m.value, deviceId: valid ? m.deviceId : nil, segmentId: valid ? m.segmentId : nil, startedAt: valid ? m.startedAt : nil)
-                heads[chain] = (e.sequence, e.hash, e.receivedAt)
+                heads[stored.chain] = (e.sequence, e.hash, e.receivedAt)
                 appended += 1
-                if valid, let ceId = m.ceId {
-                    receipts.append(ArchiveReceipt(eventId: ceId, topic: m.topic, partition: m.partition, offset: m.offset, chain: chain, sequence: e.sequence,
+                if e.valid, let ceId = m.ceId {
+                    receipts.append(ArchiveReceipt(eventId: ceId, topic: m.topic, partition: m.partition, offset: m.offset, chain: e.chain, sequence: e.sequence,
                                                    entryHash: e.hash, valid: true, archivedAt: e.receivedAt))
                 }
             }
@@ -393,7 +379,10 @@ public final class SQLiteArchiveStore: ArchiveStore {
                                          receivedAt: ChinaTime.formatMillis(now), valid: true, invalidReason: nil, caseId: caseId, eventType: "cn.zhifa.archive.tombstone.v1",
                                          payloadSha256: ArchiveChain.sha256Hex(body), payloadSize: Int64(body.count), prevHash: "", hash: "")
                     ArchiveChain.seal(&e, after: prev)
-                    try Self.insert(db, e, payload: body, deviceId: nil, segmentId: nil, startedAt: nil)
+                    guard try EntryInsert.run(db, e, headersJSON: JSONValue.array(e.headers.map { .array($0.map { .string($0) }) }).jsonText, payload: body,
+                                              deviceId: nil, segmentId: nil, startedAt: nil) else {
+                        throw DatabaseError(message: "tombstone \(e.eventId) exists already")
+                    }
                     try Self.setHead(db, chain: e.chain, sequence: e.sequence, hash: e.hash, at: e.receivedAt)
                     try db.execute(sql: "UPDATE entries SET payload = NULL WHERE chain = ? AND seq = ?", arguments: [t.chain, t.sequence])
                     n += 1

@@ -81,6 +81,32 @@ import ZhifaRuntime
         }
     }
 
+    /// An empty message (a tombstone record on Kafka, or a broken terminal) is stored as an empty
+    /// payload — not as NULL, which marks a payload removed by retention — with its key and headers
+    /// as sent, and verify accepts it.
+    @Test func emptyMessagesKeepAnEmptyPayload() async throws {
+        try await withStore { store, path in
+            let empty = KafkaConsumerMessage(topic: "zhifa.review.v1", partition: 2, offset: 3, timestamp: nil, key: nil, value: nil,
+                                             headers: [KafkaHeader("ce_id", "evt-empty"), KafkaHeader(name: "flag", value: nil), KafkaHeader("ce_type", "")])
+            let m = Self.intake.read(empty, receivedAt: Date())
+            #expect(!m.valid)
+            #expect(try await store.append([m]).appended == 1)
+            let q = try DatabaseQueue(path: path)
+            let row = try await q.read { db in
+                try Row.fetchOne(db, sql: "SELECT (payload IS NULL) AS removed, length(payload) AS size, key, headers, payload_sha256 FROM entries WHERE event_id = ?",
+                                 arguments: [m.eventId])
+            }
+            try q.close()
+            #expect(row?["removed"] == false)
+            #expect(row?["size"] == 0)
+            #expect(row?["key"] == nil as String?)
+            #expect(row?["headers"] == #"[["ce_id","ZXZ0LWVtcHR5"],["flag"],["ce_type",""]]"#)
+            #expect(row?["payload_sha256"] == ArchiveChain.sha256Hex([UInt8]()))
+            let report = try await store.verify(caseId: nil, now: Date())
+            #expect(report.ok, "\(report.text)")
+        }
+    }
+
     /// Appends the examples, checks verify passes, applies `sql`, and returns the report.
     func tampered(_ sql: String) async throws -> FourPropertiesReport {
         var report: FourPropertiesReport?
