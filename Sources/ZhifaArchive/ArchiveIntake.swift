@@ -72,7 +72,12 @@ struct StoredFields: Sendable {
         payloadSha256 = ArchiveChain.sha256Hex(m.value)
         keyBase64 = m.key.map { Data($0).base64EncodedString() }
         headers = m.headers.map { h in h.value.map { [h.name, Data($0).base64EncodedString()] } ?? [h.name] }
-        headersJSON = JSONValue.array(headers.map { .array($0.map { .string($0) }) }).jsonText
+        headersJSON = Self.headersJSON(headers)
+    }
+
+    /// The JSON text of the `headers` column for headers as stored.
+    static func headersJSON(_ headers: [[String]]) -> String {
+        JSONValue.array(headers.map { .array($0.map { .string($0) }) }).jsonText
     }
 }
 

@@ -379,7 +379,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
                                          receivedAt: ChinaTime.formatMillis(now), valid: true, invalidReason: nil, caseId: caseId, eventType: "cn.zhifa.archive.tombstone.v1",
                                          payloadSha256: ArchiveChain.sha256Hex(body), payloadSize: Int64(body.count), prevHash: "", hash: "")
                     ArchiveChain.seal(&e, after: prev)
-                    guard try EntryInsert.run(db, e, headersJSON: JSONValue.array(e.headers.map { .array($0.map { .string($0) }) }).jsonText, payload: body,
+                    guard try EntryInsert.run(db, e, headersJSON: StoredFields.headersJSON(e.headers), payload: body,
                                               deviceId: nil, segmentId: nil, startedAt: nil) else {
                         throw DatabaseError(message: "tombstone \(e.eventId) exists already")
                     }

@@ -21,7 +21,8 @@ enum EntryInsert {
     static func run(_ db: Database, _ e: ArchiveEntry, headersJSON: String, payload: [UInt8], deviceId: String?, segmentId: String?, startedAt: Date?) throws -> Bool {
         let statement = try db.cachedStatement(sql: sql)
         let s = statement.sqliteStatement
-        sqlite3_reset(s)
+        // Reset after every use, bindings failed or not (the next use binds every parameter again).
+        defer { sqlite3_reset(s) }
         var b = Binder(statement: s)
         b.text(e.chain)
         b.int(e.sequence)
@@ -50,7 +51,6 @@ enum EntryInsert {
             throw DatabaseError(resultCode: ResultCode(rawValue: b.failure), message: "binding parameter \(b.failedIndex) of an archive entry: \(message)", sql: sql)
         }
         let rc = sqlite3_step(s)
-        defer { sqlite3_reset(s) }
         guard rc == SQLITE_DONE else {
             let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
