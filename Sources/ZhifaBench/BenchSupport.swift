@@ -69,14 +69,19 @@ public enum BenchSupport {
         /// The payload stamped with `ns`.
         public func stamped(_ ns: Int64) -> [UInt8] {
             var b = template
+            stamp(&b, ns)
+            return b
+        }
+
+        /// Stamps a copy of the template in place (as the C baseline does with its one buffer).
+        public func stamp(_ bytes: inout [UInt8], _ ns: Int64) {
             var v = ns
-            b.withUnsafeMutableBufferPointer { p in
+            bytes.withUnsafeMutableBufferPointer { p in
                 for i in stride(from: stampOffset + 19, through: stampOffset, by: -1) {
                     p[i] = UInt8(ascii: "0") + UInt8(v % 10)
                     v /= 10
                 }
             }
-            return b
         }
 
         /// The stamp in a payload.

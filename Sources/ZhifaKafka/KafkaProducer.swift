@@ -75,15 +75,20 @@ public final class KafkaProducer: Sendable {
     ///
     /// Waits only while the local queue is full. `onDelivery`, if given, runs on the poll thread
     /// with the delivery report; keep it short.
+    /// Without `onDelivery` nothing is allocated per record: the report finds no listener.
     public func enqueue(_ record: KafkaRecord, onDelivery: DeliveryHandler? = nil) async throws(KafkaError) {
-        try await enqueue(record, listener: DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in }))
+        try await enqueueWaiting(record, listener: onDelivery.map { DeliveryBox(topic: record.topic, handler: $0) })
     }
 
     /// Like `enqueue(_:onDelivery:)`, with a listener object instead of a closure.
     public func enqueue(_ record: KafkaRecord, listener: KafkaDeliveryListener) async throws(KafkaError) {
+        try await enqueueWaiting(record, listener: listener)
+    }
+
+    private func enqueueWaiting(_ record: KafkaRecord, listener: KafkaDeliveryListener?) async throws(KafkaError) {
         while true {
             let generation = space.generation
-            if try tryEnqueue(record, listener: listener) { return }
+            if try tryProduce(record, listener: listener) { return }
             await space.wait(after: generation)
         }
     }
@@ -93,14 +98,19 @@ public final class KafkaProducer: Sendable {
     ///
     /// The hot paths call this first: it costs no suspension point when there is room.
     public func tryEnqueue(_ record: KafkaRecord, listener: KafkaDeliveryListener) throws(KafkaError) -> Bool {
+        try tryProduce(record, listener: listener)
+    }
+
+    /// `tryEnqueue`, where a nil listener means nobody waits for the delivery report.
+    private func tryProduce(_ record: KafkaRecord, listener: KafkaDeliveryListener?) throws(KafkaError) -> Bool {
         guard control.running.load(ordering: .relaxed) else {
             throw KafkaError(code: .closed, detail: "producer is closed")
         }
         let rkt = try topicHandle(record.topic)
-        let opaque = Unmanaged.passRetained(listener).toOpaque()
+        let opaque = listener.map { Unmanaged.passRetained($0).toOpaque() }
         let err = produce(record, rkt: rkt, opaque: opaque)
         if err == RD_KAFKA_RESP_ERR_NO_ERROR { return true }
-        Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release()
+        if let opaque { Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).release() }
         if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
             space.noteFull()
             return false
@@ -111,8 +121,8 @@ public final class KafkaProducer: Sendable {
     /// Hands a record to librdkafka without waiting at all; throws `queueFull`-style retriable error
     /// when the local queue has no room. For callers on their own threads (paced load generators).
     public func enqueueNow(_ record: KafkaRecord, onDelivery: DeliveryHandler? = nil) throws(KafkaError) {
-        let listener = DeliveryBox(topic: record.topic, handler: onDelivery ?? { _ in })
-        guard try tryEnqueue(record, listener: listener) else {
+        let listener = onDelivery.map { DeliveryBox(topic: record.topic, handler: $0) }
+        guard try tryProduce(record, listener: listener) else {
             throw KafkaError(code: .produce, rdKafka: RD_KAFKA_RESP_ERR__QUEUE_FULL, detail: "produce to \(record.topic) failed")
         }
     }
@@ -193,7 +203,7 @@ public final class KafkaProducer: Sendable {
         return try result.get().rkt
     }
 
-    private func produce(_ record: KafkaRecord, rkt: OpaquePointer, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+    private func produce(_ record: KafkaRecord, rkt: OpaquePointer, opaque: UnsafeMutableRawPointer?) -> rd_kafka_resp_err_t {
         var headers: OpaquePointer? = nil
         if !record.headers.isEmpty {
             headers = rd_kafka_headers_new(record.headers.count)
