@@ -25,8 +25,15 @@ public final class KafkaProducer: Sendable {
     public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
         self.logger = logger
         let conf = try RDKafkaConf.make(configuration.librdkafkaProperties())
-        rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
-            guard let message, let opaque = message.pointee._private else { return }
+        rd_kafka_conf_set_dr_msg_cb(conf) { rk, message, _ in
+            guard let message else { return }
+            guard let opaque = message.pointee._private else {
+                let m = message.pointee
+                if m.err != RD_KAFKA_RESP_ERR_NO_ERROR, let ctx = RDKafkaClientContext.from(rk) {
+                    ctx.unobservedDeliveryFailed(topic: m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?", error: m.err)
+                }
+                return
+            }
             let listener = Unmanaged<KafkaDeliveryListener>.fromOpaque(opaque).takeRetainedValue()
             let m = message.pointee
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {

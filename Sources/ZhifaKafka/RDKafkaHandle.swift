@@ -11,10 +11,24 @@ typealias RDKafkaRebalanceCallback = @Sendable (
 final class RDKafkaClientContext: Sendable {
     let logger: Logger
     let rebalance: RDKafkaRebalanceCallback?
+    /// Fire-and-forget records (no delivery listener) that could not be delivered.
+    private let unobservedFailures = Atomic<Int>(0)
 
     init(logger: Logger, rebalance: RDKafkaRebalanceCallback?) {
         self.logger = logger
         self.rebalance = rebalance
+    }
+
+    /// Logs a fire-and-forget record that was not delivered: nobody else hears of it. The 1st,
+    /// 10th, 100th, … failure is logged with the running count, so an outage cannot flood the log.
+    func unobservedDeliveryFailed(topic: String, error: rd_kafka_resp_err_t) {
+        let n = unobservedFailures.add(1, ordering: .relaxed).newValue
+        var p = 1
+        while p < n { p *= 10 }
+        guard p == n else { return }
+        logger.warning("record produced without a delivery handler was not delivered (it is lost unless sent again)", metadata: [
+            "topic": "\(topic)", "error": "\(String(cString: rd_kafka_err2name(error)))", "undeliveredSoFar": "\(n)",
+        ])
     }
 
     static func from(_ rk: OpaquePointer?) -> RDKafkaClientContext? {

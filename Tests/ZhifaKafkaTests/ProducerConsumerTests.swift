@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import Testing
 @testable import ZhifaKafka
@@ -167,5 +168,56 @@ struct DeliveryBatchTests {
             finisher.producer.withLock { $0 = nil }
             await producer.close()
         }
+    }
+}
+
+@Suite("Fire-and-forget records")
+struct FireAndForgetTests {
+    @Test("an undelivered record without a delivery handler is logged, 1st and 10th, with no record bytes")
+    func undeliveredIsLogged() async throws {
+        try await withEmbeddedCluster(topics: ["ff": 1]) { cluster in
+            let captured = CapturedLog()
+            var logger = Logger(label: "ff") { _ in captured }
+            logger.logLevel = .warning
+            var config = producerConfig(cluster)
+            config.messageTimeoutMs = 300
+            let producer = try KafkaProducer(configuration: config, logger: logger)
+            _ = try await producer.send(KafkaRecord(topic: "ff", key: "case-0", value: Array("warm-up".utf8)))
+            try cluster.setBrokerDown(1)
+            for i in 0..<12 {
+                try await producer.enqueue(KafkaRecord(topic: "ff", key: "case-\(i)", value: Array("secret-\(i)".utf8)))
+            }
+            try await producer.flush(timeout: .seconds(20))  // returns once every record is delivered or failed
+            let lines = captured.entries.filter { $0.message.contains("without a delivery handler") }
+            #expect(lines.map { $0.metadata["undeliveredSoFar"] } == ["1", "10"])
+            #expect(lines.allSatisfy { $0.metadata["topic"] == "ff" && $0.metadata["error"]?.hasPrefix("_") == true })
+            #expect(!captured.entries.contains { $0.message.contains("secret") || $0.metadata.values.contains { $0.contains("secret") } })
+            try cluster.setBrokerUp(1)
+            await producer.close()
+        }
+    }
+}
+
+/// A log handler that keeps warnings in memory, for assertions.
+final class CapturedLog: LogHandler, @unchecked Sendable {
+    struct Entry: Sendable {
+        var message: String
+        var metadata: [String: String]
+    }
+    private let lock = NSLock()
+    private var stored: [Entry] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+
+    var entries: [Entry] { lock.withLock { stored } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        lock.withLock { stored.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" })) }
     }
 }
