@@ -164,19 +164,21 @@ public struct BenchError: Error, CustomStringConvertible {
 /// bench can say where a phase's CPU went: the Swift pool, our poll threads (`zk:*`), librdkafka's
 /// broker threads (`rdk:broker*`) or the embedded broker (`rdk:mock`).
 public enum ThreadCPU {
-    /// Thread id → (name, CPU nanoseconds so far).
-    public typealias Snapshot = [Int: (name: String, ns: UInt64)]
+    /// Thread id → (name, CPU nanoseconds, nanoseconds waiting for a CPU while runnable, times
+    /// scheduled onto a CPU) so far, from `/proc/self/task/*/schedstat`.
+    public typealias Snapshot = [Int: (name: String, ns: UInt64, waitNs: UInt64, slices: UInt64)]
 
-    /// Reads every thread's name and CPU time.
+    /// Reads every thread's name and scheduler statistics.
     public static func snapshot() -> Snapshot {
         var out: Snapshot = [:]
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         for t in tasks {
             guard let tid = Int(t),
                   let comm = try? String(contentsOfFile: "/proc/self/task/\(t)/comm", encoding: .utf8),
-                  let stat = try? String(contentsOfFile: "/proc/self/task/\(t)/schedstat", encoding: .utf8),
-                  let ns = stat.split(separator: " ").first.flatMap({ UInt64($0) }) else { continue }
-            out[tid] = (comm.trimmingCharacters(in: .whitespacesAndNewlines), ns)
+                  let stat = try? String(contentsOfFile: "/proc/self/task/\(t)/schedstat", encoding: .utf8) else { continue }
+            let f = stat.split(whereSeparator: \.isWhitespace).compactMap { UInt64($0) }
+            guard f.count >= 3 else { continue }
+            out[tid] = (comm.trimmingCharacters(in: .whitespacesAndNewlines), f[0], f[1], f[2])
         }
         return out
     }
@@ -184,15 +186,34 @@ public enum ThreadCPU {
     /// CPU microseconds per message between two snapshots, by thread name (numbered librdkafka
     /// threads summed), largest first; threads under 1 ms in all are left out.
     public static func perMessage(from before: Snapshot, to after: Snapshot, messages: Int) -> String {
-        var byName: [String: UInt64] = [:]
+        table(from: before, to: after) { Double($0.ns) / Double(max(1, messages)) / 1000 }
+    }
+
+    /// Per thread name: µs per message spent runnable but waiting for a CPU, and times scheduled
+    /// per 1,000 messages (a measure of hand-offs and wake-ups).
+    public static func scheduling(from before: Snapshot, to after: Snapshot, messages: Int) -> String {
+        table(from: before, to: after) { Double($0.waitNs) / Double(max(1, messages)) / 1000 }
+            + " | scheduled per 1,000 msgs: "
+            + table(from: before, to: after) { Double($0.slices) * 1000 / Double(max(1, messages)) }
+    }
+
+    private struct Delta { var ns: UInt64 = 0; var waitNs: UInt64 = 0; var slices: UInt64 = 0 }
+
+    private static func table(from before: Snapshot, to after: Snapshot, _ value: (Delta) -> Double) -> String {
+        var byName: [String: Delta] = [:]
         for (tid, now) in after {
             var name = now.name
             if let digit = name.firstIndex(where: \.isNumber), name.hasPrefix("rdk:") { name = String(name[..<digit]) + "*" }
             if name.hasSuffix("default-qos") { name = "swift-pool" }
-            byName[name, default: 0] += now.ns &- (before[tid]?.ns ?? 0)
+            let was = before[tid]
+            var d = byName[name, default: Delta()]
+            d.ns += now.ns &- (was?.ns ?? 0)
+            d.waitNs += now.waitNs &- (was?.waitNs ?? 0)
+            d.slices += now.slices &- (was?.slices ?? 0)
+            byName[name] = d
         }
-        return byName.filter { $0.value > 1_000_000 }.sorted { $0.value > $1.value }
-            .map { String(format: "%@ %.2f", $0.key, Double($0.value) / Double(max(1, messages)) / 1000) }
+        return byName.filter { $0.value.ns > 1_000_000 }.sorted { value($0.value) > value($1.value) }
+            .map { String(format: "%@ %.2f", $0.key, value($0.value)) }
             .joined(separator: ", ")
     }
 }

@@ -114,7 +114,9 @@ public enum KafkaBench {
             }
             try await rawProducer.flush(timeout: .seconds(60))
             log(String(format: "[B1] relayed %d msgs with the Kafka layer alone: %.0f msgs/s, %.1f µs CPU/msg", relayed, Double(relayed) / (Double(BenchSupport.nowNs() - r0) / 1e9), (BenchSupport.cpuSeconds() - cpuB1) / Double(relayed) * 1e6))
-            log("[B1] CPU per message by thread, µs: " + ThreadCPU.perMessage(from: threadsB1, to: ThreadCPU.snapshot(), messages: relayed))
+            let threadsB1End = ThreadCPU.snapshot()
+            log("[B1] CPU per message by thread, µs: " + ThreadCPU.perMessage(from: threadsB1, to: threadsB1End, messages: relayed))
+            log("[B1] waiting for a CPU per message, µs: " + ThreadCPU.scheduling(from: threadsB1, to: threadsB1End, messages: relayed))
             await raw.close()
             await rawProducer.close()
         }
@@ -160,7 +162,9 @@ public enum KafkaBench {
         let relaySeconds = Double(BenchSupport.nowNs() - firstNs.load(ordering: .relaxed)) / 1e9
         let relayRate = Double(o.messages) / relaySeconds
         log(String(format: "[B] relayed %d msgs through the worker runtime: %.0f msgs/s (%.1f µs CPU/msg, process CPU %.0f%% of one core)", o.messages, relayRate, (BenchSupport.cpuSeconds() - cpu0) / Double(o.messages) * 1e6, 100 * (BenchSupport.cpuSeconds() - cpu0) / relaySeconds))
-        log("[B] CPU per message by thread, µs: " + ThreadCPU.perMessage(from: threads0, to: ThreadCPU.snapshot(), messages: o.messages))
+        let threads1 = ThreadCPU.snapshot()
+        log("[B] CPU per message by thread, µs: " + ThreadCPU.perMessage(from: threads0, to: threads1, messages: o.messages))
+        log("[B] waiting for a CPU per message, µs: " + ThreadCPU.scheduling(from: threads0, to: threads1, messages: o.messages))
 
         // [C] latency at a fixed rate, relay still running
         var sc = KafkaConsumerConfiguration(client: pc.client, groupId: "bench-sink-\(UUID().uuidString)")
