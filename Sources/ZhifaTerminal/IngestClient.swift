@@ -12,6 +12,8 @@ public struct IngestResponse: Sendable {
     public var body: [UInt8]
     /// `Retry-After` in seconds, on 503.
     public var retryAfter: Int?
+    /// The `Content-Type` of the answer (`application/problem+json` on errors).
+    public var contentType: String? = nil
 
     /// The body as JSON.
     public var json: Any? { try? JSONSerialization.jsonObject(with: Data(body)) }
@@ -80,14 +82,16 @@ public final class IngestClient: Sendable {
         let response = try await http.execute(request, timeout: .seconds(60))
         let data = try await response.body.collect(upTo: 16 << 20)
         return IngestResponse(status: Int(response.status.code), body: Array(data.readableBytesView),
-                              retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init))
+                              retryAfter: response.headers.first(name: "Retry-After").flatMap(Int.init),
+                              contentType: response.headers.first(name: "Content-Type"))
     }
 
     /// Any GET (health, readiness).
     public func get(_ path: String) async throws -> IngestResponse {
         let response = try await http.execute(HTTPClientRequest(url: base + path), timeout: .seconds(30))
         let data = try await response.body.collect(upTo: 16 << 20)
-        return IngestResponse(status: Int(response.status.code), body: Array(data.readableBytesView), retryAfter: nil)
+        return IngestResponse(status: Int(response.status.code), body: Array(data.readableBytesView), retryAfter: nil,
+                              contentType: response.headers.first(name: "Content-Type"))
     }
 
     /// Closes the HTTP client.

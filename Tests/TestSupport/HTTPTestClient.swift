@@ -19,14 +19,16 @@ public final class HTTPTestClient: Sendable {
         public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
     }
 
-    public func request(_ method: HTTPMethod, _ url: String, token: String? = nil, json: Any? = nil, headers: [(String, String)] = []) async throws -> Reply {
+    public func request(_ method: HTTPMethod, _ url: String, token: String? = nil, json: Any? = nil, headers: [(String, String)] = [],
+                        rawBody: [UInt8]? = nil) async throws -> Reply {
         var r = HTTPClientRequest(url: url)
         r.method = method
         if let token { r.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (n, v) in headers { r.headers.add(name: n, value: v) }
+        if let rawBody { r.body = .bytes(ByteBuffer(bytes: rawBody)) }
         if let json {
             r.headers.add(name: "Content-Type", value: "application/json")
-            r.body = .bytes(ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: json))))
+            r.body = .bytes(ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: json, options: [.fragmentsAllowed]))))
         }
         let response = try await http.execute(r, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 32 << 20)
