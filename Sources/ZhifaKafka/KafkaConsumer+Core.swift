@@ -19,7 +19,8 @@ final class ConsumerCore: @unchecked Sendable {
 
     private let cond = NSCondition()
     private var buffer = Deque<KafkaConsumerMessage>()
-    private var waiter: (max: Int, continuation: CheckedContinuation<[KafkaConsumerMessage], Never>)?
+    /// The application task waiting for messages, with the time after which it takes "none" instead.
+    private var waiter: (max: Int, deadline: ContinuousClock.Instant?, continuation: CheckedContinuation<[KafkaConsumerMessage], Never>)?
     private var pushing = true
     private var finished = false
     private var ledgers: [KafkaTopicPartition: PartitionLedger] = [:]
@@ -75,34 +76,52 @@ final class ConsumerCore: @unchecked Sendable {
         return true
     }
 
-    /// Takes up to `max` messages, waiting for at least one; empty once finished.
-    func popBatch(max: Int) async -> [KafkaConsumerMessage] {
-        if let ready = tryTake(max: max) { return ready }
+    /// Takes up to `max` messages, waiting for at least one; empty once finished or, with a
+    /// deadline, once it has passed (the poll thread checks it after every poll, so within the
+    /// poll timeout).
+    func popBatch(max: Int, deadline: ContinuousClock.Instant? = nil) async -> [KafkaConsumerMessage] {
+        if let ready = tryTake(max: max, deadline: deadline) { return ready }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<[KafkaConsumerMessage], Never>) in
-                if let ready = takeOrWait(max: max, c) { c.resume(returning: ready) }
+                if let ready = takeOrWait(max: max, deadline: deadline, c) { c.resume(returning: ready) }
             }
         } onCancel: {
             cancelWaiter()
         }
     }
 
-    /// Messages if any are buffered, `[]` if finished, nil if the caller must wait.
-    private func tryTake(max: Int) -> [KafkaConsumerMessage]? {
+    /// Messages if any are buffered, `[]` if finished or past the deadline, nil if the caller must wait.
+    private func tryTake(max: Int, deadline: ContinuousClock.Instant?) -> [KafkaConsumerMessage]? {
         cond.lock()
         defer { cond.unlock() }
         if !buffer.isEmpty { return takeLocked(max: max) }
+        if let deadline, deadline <= .now { return [] }
         return finished ? [] : nil
     }
 
     /// Like `tryTake`, but registers the continuation instead of returning nil.
-    private func takeOrWait(max: Int, _ c: CheckedContinuation<[KafkaConsumerMessage], Never>) -> [KafkaConsumerMessage]? {
+    private func takeOrWait(
+        max: Int, deadline: ContinuousClock.Instant?, _ c: CheckedContinuation<[KafkaConsumerMessage], Never>
+    ) -> [KafkaConsumerMessage]? {
         cond.lock()
         defer { cond.unlock() }
         if !buffer.isEmpty { return takeLocked(max: max) }
         if finished || Task.isCancelled { return [] }
-        waiter = (max, c)
+        if let deadline, deadline <= .now { return [] }
+        waiter = (max, deadline, c)
         return nil
+    }
+
+    /// Poll thread, after every poll: a waiter whose deadline has passed gets no messages.
+    func expireWaiter(now: ContinuousClock.Instant) {
+        cond.lock()
+        guard let w = waiter, let deadline = w.deadline, deadline <= now else {
+            cond.unlock()
+            return
+        }
+        waiter = nil
+        cond.unlock()
+        w.continuation.resume(returning: [])
     }
 
     private func cancelWaiter() {

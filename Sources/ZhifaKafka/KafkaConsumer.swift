@@ -112,6 +112,13 @@ public final class KafkaConsumer: Sendable {
     /// Up to `max` messages, waiting for at least one; empty once the consumer is closed.
     public func nextBatch(max: Int) async -> [KafkaConsumerMessage] { await core.popBatch(max: max) }
 
+    /// Up to `max` messages, waiting for at least one until `deadline`; empty once the deadline
+    /// has passed or the consumer is closed. The poll thread ends the wait (it checks after every
+    /// poll of at most 100 ms), so no timer or extra task is involved.
+    public func nextBatch(max: Int, until deadline: ContinuousClock.Instant) async -> [KafkaConsumerMessage] {
+        await core.popBatch(max: max, deadline: deadline)
+    }
+
     /// Marks a message done: its effects are durable. Stores the partition's offset once every
     /// earlier message handed out is done too. Marks from a previous assignment are ignored.
     public func markDone(_ message: KafkaConsumerMessage) {
@@ -205,6 +212,7 @@ public final class KafkaConsumer: Sendable {
                 let batch = loop.pollBatch(timeoutMs: 100, max: 1024)
                 if !batch.isEmpty, !core.push(consume batch) { break }
                 let now = ContinuousClock.now
+                core.expireWaiter(now: now)
                 if now - lastLag >= .seconds(1) {
                     lastLag = now
                     control.lag.store(loop.currentLag(), ordering: .relaxed)

@@ -33,6 +33,31 @@ struct ProducerConsumerTests {
         }
     }
 
+    @Test("a wait with a deadline returns a message that arrives before it, and ends empty once it has passed")
+    func waitWithDeadline() async throws {
+        try await withEmbeddedCluster(topics: ["dl": 1]) { cluster in
+            let producer = try KafkaProducer(configuration: producerConfig(cluster), logger: testLogger())
+            let report = try await producer.send(KafkaRecord(topic: "dl", key: "k", value: Array("x".utf8)))
+            let consumer = try KafkaConsumer(configuration: consumerConfig(cluster, group: "dl-g"), logger: testLogger())
+            try consumer.assign([KafkaPartitionStart(KafkaTopicPartition(topic: "dl", partition: 0), offset: report.offset)])
+            // Generous, so a slow machine still sees the message first.
+            let first = await consumer.nextBatch(max: 10, until: .now + .seconds(60))
+            #expect(first.map(\.offset) == [report.offset])
+            // Nothing more arrives: the poll thread ends the wait at the deadline, not before.
+            let deadline = ContinuousClock.now + .milliseconds(300)
+            let none = await consumer.nextBatch(max: 10, until: deadline)
+            #expect(none.isEmpty)
+            #expect(ContinuousClock.now >= deadline, "the wait ended before its deadline")
+            // A deadline already past returns at once, empty, and the consumer still works after it.
+            #expect(await consumer.nextBatch(max: 10, until: .now - .seconds(1)).isEmpty)
+            let second = try await producer.send(KafkaRecord(topic: "dl", key: "k", value: Array("y".utf8)))
+            let next = await consumer.nextBatch(max: 10, until: .now + .seconds(60))
+            #expect(next.map(\.offset) == [second.offset])
+            await consumer.close()
+            await producer.close()
+        }
+    }
+
     @Test("messages of one key keep their order across 6 partitions")
     func orderingPerKey() async throws {
         try await withEmbeddedCluster(topics: ["ord": 6]) { cluster in

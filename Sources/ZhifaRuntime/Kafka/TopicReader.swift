@@ -31,14 +31,8 @@ public enum TopicReader {
         var remaining = Set(ends.keys)
         let deadline = ContinuousClock.now + timeout
         while !remaining.isEmpty, ContinuousClock.now < deadline {
-            let batch = await withTaskGroup(of: [KafkaConsumerMessage]?.self) { g in
-                g.addTask { await consumer.nextBatch(max: 512) }
-                g.addTask { try? await Task.sleep(until: deadline); return nil }
-                let first = await g.next()!
-                g.cancelAll()
-                return first
-            }
-            guard let batch, !batch.isEmpty else { break }
+            let batch = await consumer.nextBatch(max: 512, until: deadline)
+            guard !batch.isEmpty else { break }
             for m in batch where m.offset < (ends[m.partition] ?? 0) {
                 out.append(m)
                 if m.offset >= ends[m.partition]! - 1 { remaining.remove(m.partition) }
