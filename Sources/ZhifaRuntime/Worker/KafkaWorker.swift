@@ -108,13 +108,7 @@ public final class KafkaWorker: Service, Sendable {
         status.withLock { $0 = .stopping }
         for m in scheduler.removeUnstarted(of: nil) { consumer.abandon(m) }
         let deadline = settings.shutdownDeadline
-        let drainedInTime = await withTaskGroup(of: Bool.self) { g in
-            g.addTask { await scheduler.drained(); return true }
-            g.addTask { try? await Task.sleep(for: deadline); return false }
-            let first = await g.next()!
-            g.cancelAll()
-            return first
-        }
+        let drainedInTime = await scheduler.drained(within: deadline)
         if !drainedInTime {
             logger.warning("shutdown deadline passed with messages in flight; they will be redelivered", metadata: [
                 "inFlight": "\(scheduler.inFlight)",

@@ -50,6 +50,8 @@ final class LaneScheduler: Sendable {
         var idle: [CheckedContinuation<Batch, Never>] = []
         var capacityWaiter: CheckedContinuation<Void, Never>? = nil
         var drainWaiter: CheckedContinuation<Void, Never>? = nil
+        /// Set by the drain timer: the shutdown stops waiting for in-flight messages.
+        var drainGivenUp = false
         var stopped = false
     }
 
@@ -234,14 +236,34 @@ final class LaneScheduler: Sendable {
         return removed
     }
 
-    /// Waits until nothing is in flight.
-    func drained() async {
+    /// Waits until nothing is in flight or `limit` has passed; true when nothing is in flight.
+    /// A one-shot timer gives up the wait at the limit; finishing messages end it earlier.
+    func drained(within limit: Duration) async -> Bool {
+        if inFlight == 0 { return true }
+        let (seconds, attoseconds) = limit.components
+        let (whole, overflow) = max(0, seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        let nanoseconds = overflow || whole > Int64.max - 1_000_000_000 ? Int64.max : whole + max(0, attoseconds) / 1_000_000_000
+        let timer = DispatchWorkItem { [self] in
+            state.withLock { s -> CheckedContinuation<Void, Never>? in
+                s.drainGivenUp = true
+                defer { s.drainWaiter = nil }
+                return s.drainWaiter
+            }?.resume()
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), execute: timer)
+        await drained()
+        timer.cancel()
+        return inFlight == 0
+    }
+
+    /// Waits until nothing is in flight (or the drain timer gives up, or the task is cancelled).
+    private func drained() async {
         if inFlight == 0 { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
                     someoneWaits.store(true, ordering: .sequentiallyConsistent)
-                    if inFlight == 0 || Task.isCancelled { return true }
+                    if inFlight == 0 || s.drainGivenUp || Task.isCancelled { return true }
                     s.drainWaiter = c
                     return false
                 }
