@@ -35,6 +35,9 @@ public final class ArchiveConsumer: Service, Sendable {
     let lagValue = Atomic<Int64>(0)
     let consumerBox = Mutex<KafkaConsumer?>(nil)
     let stopping = Atomic<Bool>(false)
+    /// End a retry's back-off early when the service stops (one per stage: both may be backing off).
+    let appendRetryWake = WakeSignal()
+    let receiptRetryWake = WakeSignal()
 
     public init(store: any ArchiveStore, intake: ArchiveIntake, producer: KafkaProducer, configuration: KafkaConsumerConfiguration, topics: [String],
                 receiptsTopic: String, batchSize: Int, metricsFactory: any MetricsFactory, logger: Logger) {
@@ -97,17 +100,23 @@ public final class ArchiveConsumer: Service, Sendable {
         }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler { await loop.value } onGracefulShutdown: {
-                self.stopping.store(true, ordering: .relaxed)
-                loop.cancel()
+                self.stop(loop)
             }
         } onCancel: {
-            self.stopping.store(true, ordering: .relaxed)
-            loop.cancel()
+            self.stop(loop)
         }
         status.withLock { $0 = "stopped" }
         await consumer.close()
         consumerBox.withLock { $0 = nil }
         logger.info("archive stopped consuming")
+    }
+
+    /// Stops taking batches and ends any retry back-off at once, so shutdown does not wait it out.
+    private func stop(_ loop: Task<Void, Never>) {
+        stopping.store(true, ordering: .relaxed)
+        appendRetryWake.notify()
+        receiptRetryWake.notify()
+        loop.cancel()
     }
 
     /// Reads (validates) a batch, its first half on a child task, keeping its order.
@@ -123,7 +132,8 @@ public final class ArchiveConsumer: Service, Sendable {
     /// Appends a batch, retrying until it is stored; nil if the service stops first (the batch is
     /// then redelivered).
     func append(_ messages: [IncomingMessage]) async -> AppendOutcome? {
-        await untilDone("could not store a batch; retrying (nothing is acknowledged until it is stored)", messages: messages.count) {
+        await untilDone("could not store a batch; retrying (nothing is acknowledged until it is stored)", messages: messages.count,
+                        wake: appendRetryWake) {
             let outcome = try await self.store.append(messages)
             if outcome.appended > 0 { self.appended.increment(by: outcome.appended) }
             if outcome.duplicates > 0 { self.duplicates.increment(by: outcome.duplicates) }
@@ -135,7 +145,8 @@ public final class ArchiveConsumer: Service, Sendable {
     /// stops first.
     func sendReceipts(_ outcome: AppendOutcome, invalid invalidCount: Int, at time: Date) async -> Bool {
         if invalidCount > 0 { invalid.increment(by: invalidCount) }
-        return await untilDone("could not send a stored batch's receipts; retrying (its offsets wait for them)", messages: outcome.receipts.count) {
+        return await untilDone("could not send a stored batch's receipts; retrying (its offsets wait for them)", messages: outcome.receipts.count,
+                               wake: receiptRetryWake) {
             let timeText = ChinaTime.format(time)
             let records = outcome.receipts.map { r in
                 InternalEvents.record(topic: self.receiptsTopic, key: r.eventId, id: "receipt-\(r.eventId)-\(r.entryHash.prefix(12))",
@@ -147,8 +158,9 @@ public final class ArchiveConsumer: Service, Sendable {
     }
 
     /// Runs `step` until it succeeds, backing off exponentially (100 ms to 10 s) between attempts;
-    /// nil once the service is stopping and the step has failed.
-    func untilDone<T: Sendable>(_ what: String, messages: Int, _ step: @Sendable () async throws -> T) async -> T? {
+    /// nil once the service is stopping and the step has failed. `wake` ends a back-off early
+    /// (the service is stopping).
+    func untilDone<T: Sendable>(_ what: String, messages: Int, wake: WakeSignal, _ step: @Sendable () async throws -> T) async -> T? {
         var delay = Duration.milliseconds(100)
         var attempt = 0
         while true {
@@ -158,7 +170,7 @@ public final class ArchiveConsumer: Service, Sendable {
             } catch {
                 if stopping.load(ordering: .relaxed) { return nil }
                 logger.error("\(what)", metadata: ["messages": "\(messages)", "attempt": "\(attempt)", "error": "\(error)"])
-                try? await Task.sleep(for: delay)
+                await wake.wait(timeout: delay)
                 delay = min(delay * 2, .seconds(10))
             }
         }
