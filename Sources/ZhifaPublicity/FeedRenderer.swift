@@ -48,14 +48,29 @@ public enum FeedRenderer {
 
     /// The whole JSON Feed (one page of it; `nextURL` links the next).
     public static func jsonFeed(_ entries: [PublicEntry], base: String, title: String, nextURL: String? = nil) -> String {
+        jsonFeed(itemBytes: entries.map { item($0, base: base).jsonBytes }, base: base, title: title, nextURL: nextURL)
+    }
+
+    /// The whole JSON Feed from items already rendered (`item(_:base:).jsonBytes`, in order).
+    public static func jsonFeed(itemBytes: [[UInt8]], base: String, title: String, nextURL: String? = nil) -> String {
         var m: [(key: String, value: JSONValue)] = [
             ("version", .string("https://jsonfeed.org/version/1.1")), ("title", .string(title)), ("home_page_url", .string(base + "/")),
             ("feed_url", .string(base + "/feed.json")), ("description", .string("行政执法公示：行政处罚、行政许可等执法决定，依法隐去个人信息。")),
             ("language", .string("zh-CN")),
         ]
         if let nextURL { m.append(("next_url", .string(nextURL))) }
-        m.append(("items", .array(entries.map { item($0, base: base) })))
-        return JSONValue.object(JSONObject(m)).jsonText
+        // The members above, then `"items":[…]` as the last member: the head's closing brace is
+        // replaced by the items, which are spliced in as they are.
+        var out = JSONValue.object(JSONObject(m)).jsonBytes
+        out.removeLast()
+        out.reserveCapacity(out.count + itemBytes.reduce(16) { $0 + $1.count + 1 })
+        out.append(contentsOf: #","items":["#.utf8)
+        for (i, item) in itemBytes.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: item)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     // MARK: text and HTML content

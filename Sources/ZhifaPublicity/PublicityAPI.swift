@@ -17,6 +17,8 @@ public struct PublicityAPI: Sendable {
     let hub: ChangeHub
     let keepalive: Duration
     let now: @Sendable () -> Date
+    /// Rendered feed items by stored entry: a poll renders only what changed since the last one.
+    let feedItems: FeedItemCache
     /// Expired entries stay on the JSON and Atom feeds this long, marked expired, then leave.
     static let expiredShownFor: TimeInterval = 7 * 86_400
 
@@ -29,6 +31,7 @@ public struct PublicityAPI: Sendable {
         self.hub = hub
         self.keepalive = keepalive
         self.now = now
+        self.feedItems = FeedItemCache(capacity: 4 * max(1, settings.feedItems))
     }
 
     public func add(to router: Router<BasicRequestContext>) {
@@ -116,9 +119,10 @@ public struct PublicityAPI: Sendable {
         let base = base(request)
         let v = try await validator("json-\(p)-\(Self.stableHash(base))")
         if v.notModified(request) { return v.response("", contentType: "", request: request) }
-        let (entries, total) = try await store.feed(limit: settings.feedItems, offset: (p - 1) * settings.feedItems, now: now(), expiredShownFor: Self.expiredShownFor)
+        let (documents, total) = try await store.feedDocuments(limit: settings.feedItems, offset: (p - 1) * settings.feedItems, now: now(), expiredShownFor: Self.expiredShownFor)
         let next = p * settings.feedItems < total ? "\(base)/feed.json?page=\(p + 1)" : nil
-        return v.response(FeedRenderer.jsonFeed(entries, base: base, title: settings.title, nextURL: next), contentType: "application/feed+json; charset=utf-8", request: request)
+        let items = feedItems.items(documents, base: base)
+        return v.response(FeedRenderer.jsonFeed(itemBytes: items, base: base, title: settings.title, nextURL: next), contentType: "application/feed+json; charset=utf-8", request: request)
     }
 
     func atomFeed(_ request: Request) async throws -> Response {

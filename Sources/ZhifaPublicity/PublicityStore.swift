@@ -61,9 +61,10 @@ public protocol PublicityStore: Sendable {
     func apply(eventId: String, fact: PublicityFact, context: PublicationContext, now: Date) async throws -> [FeedChange]
     /// Entries listed on the HTML page (published and withdrawn, not expired), newest publication first.
     func entries(limit: Int, offset: Int, agency: String?, category: String?, from: String?, to: String?) async throws -> (entries: [PublicEntry], total: Int)
-    /// Entries on the JSON and Atom feeds, most recently changed first: published and withdrawn
-    /// entries, and expired ones for `expiredShownFor` after they expired (so readers see them go).
-    func feed(limit: Int, offset: Int, now: Date, expiredShownFor: TimeInterval) async throws -> (entries: [PublicEntry], total: Int)
+    /// Entries on the JSON and Atom feeds, most recently changed first, as stored: published and
+    /// withdrawn entries, and expired ones for `expiredShownFor` after they expired (so readers see
+    /// them go).
+    func feedDocuments(limit: Int, offset: Int, now: Date, expiredShownFor: TimeInterval) async throws -> (documents: [EntryDocument], total: Int)
     func entry(_ id: String) async throws -> PublicEntry?
     /// Changes after `seq` (to resume an SSE stream).
     func changes(after seq: Int64, limit: Int) async throws -> [FeedChange]
@@ -80,6 +81,27 @@ public protocol PublicityStore: Sendable {
     func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)]
     func markPublished(_ ids: [Int64]) async throws
     func close() async
+}
+
+extension PublicityStore {
+    /// The feed's entries (see `feedDocuments`), decoded.
+    public func feed(limit: Int, offset: Int, now: Date, expiredShownFor: TimeInterval) async throws -> (entries: [PublicEntry], total: Int) {
+        let (documents, total) = try await feedDocuments(limit: limit, offset: offset, now: now, expiredShownFor: expiredShownFor)
+        return (documents.compactMap(\.entry), total)
+    }
+}
+
+/// One feed entry as a store keeps it: its JSON text. Equal text means the same version of the
+/// same entry, so what is derived from an entry can be kept by its document (`FeedItemCache`).
+public struct EntryDocument: Sendable, Hashable {
+    /// The entry's JSON (`PublicEntry` encoded with sorted keys).
+    public let text: String
+
+    /// Wraps an entry's stored JSON.
+    public init(text: String) { self.text = text }
+
+    /// The entry, decoded; nil if the text is not a `PublicEntry`.
+    public var entry: PublicEntry? { try? JSONDecoder().decode(PublicEntry.self, from: Data(text.utf8)) }
 }
 
 /// The SQLite publicity store.
@@ -256,14 +278,14 @@ public final class SQLitePublicityStore: PublicityStore {
         }
     }
 
-    public func feed(limit: Int, offset: Int, now: Date, expiredShownFor: TimeInterval) async throws -> (entries: [PublicEntry], total: Int) {
+    public func feedDocuments(limit: Int, offset: Int, now: Date, expiredShownFor: TimeInterval) async throws -> (documents: [EntryDocument], total: Int) {
         try await pool.read { db in
             let cutoff = now.timeIntervalSince1970 - expiredShownFor
             let whereSQL = "status != 'expired' OR updated_at > ?"
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entries WHERE \(whereSQL)", arguments: [cutoff]) ?? 0
             let rows = try String.fetchAll(db, sql: "SELECT json FROM entries WHERE \(whereSQL) ORDER BY updated_at DESC, entry_id LIMIT ? OFFSET ?",
                                            arguments: [cutoff, limit, offset])
-            return (rows.compactMap { Self.decode(PublicEntry.self, $0) }, total)
+            return (rows.map(EntryDocument.init(text:)), total)
         }
     }
 

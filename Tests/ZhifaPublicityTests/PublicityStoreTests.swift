@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import ZhifaDomain
-import ZhifaPublicity
+@testable import ZhifaPublicity
 import ZhifaRuntime
 
 /// The publicity store's decisions: when an entry is published, held, withheld, withdrawn,
@@ -164,6 +164,62 @@ import ZhifaRuntime
             #expect(try await store.changes(after: 2, limit: 10).map(\.kind) == [.published, .updated])
             // Redelivering the revocation changes nothing.
             #expect(try await store.apply(eventId: "r", fact: .revoked(revoked), context: context(), now: later).isEmpty)
+        }
+    }
+
+    /// `/feed.json` renders items once per stored version: the spliced feed is the same JSON as
+    /// the feed rendered whole, a kept item is reused only while its entry's text is unchanged,
+    /// and items for another base URL are their own.
+    @Test func feedItemsAreRenderedOncePerEntryVersion() async throws {
+        let c = try Self.example("simple")
+        try await withStore { store in
+            _ = try await store.apply(eventId: "o", fact: .opened(c.opened), context: context(), now: Self.now)
+            var second = c.issued
+            second.decisionId = "DEC-S-0089"
+            second.documentNumber = "津武大王古庄简罚〔2024〕89号"
+            for (n, issued) in [c.issued, second].enumerated() {
+                _ = try await store.apply(eventId: "i\(n)", fact: .issued(issued), context: context(), now: Self.now)
+                _ = try await store.apply(eventId: "c\(n)", fact: .classified(caseId: issued.caseId, decisionId: issued.decisionId, major: false),
+                                          context: context(), now: Self.now)
+            }
+            let base = "https://gs.example.cn"
+            func whole(_ entries: [PublicEntry], base: String) throws -> JSONValue {
+                // The feed as one object, the way it was rendered before items were kept.
+                let spliced = try JSONParser.parse(Array(FeedRenderer.jsonFeed(itemBytes: [], base: base, title: "T", nextURL: "n").utf8))
+                var members = try #require(spliced.objectValue).members.filter { $0.key != "items" }
+                members.append(("items", .array(entries.map { FeedRenderer.item($0, base: base) })))
+                return .object(JSONObject(members))
+            }
+            let cache = FeedItemCache(capacity: 3)
+            var (documents, _) = try await store.feedDocuments(limit: 10, offset: 0, now: Self.now, expiredShownFor: 7 * 86_400)
+            var entries = documents.compactMap(\.entry)
+            #expect(entries.count == 2)
+            let first = FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: base), base: base, title: "T", nextURL: "n")
+            #expect(try JSONParser.parse(Array(first.utf8)) == whole(entries, base: base))
+            #expect(cache.count == 2)
+            // Polled again: the same bytes from the kept items.
+            #expect(FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: base), base: base, title: "T", nextURL: "n") == first)
+            #expect(cache.count == 2)
+
+            // One entry withdrawn: its new version is rendered, the other entry's item is kept.
+            let revoked = DecisionRevoked(caseId: c.issued.caseId, decisionId: c.issued.decisionId, change: .revoked, at: Instant(Self.now),
+                                          reason: "决定撤销", replacementDecisionId: nil)
+            #expect(try await store.apply(eventId: "r", fact: .revoked(revoked), context: context(), now: Self.now.addingTimeInterval(60)).map(\.kind) == [.withdrawn])
+            (documents, _) = try await store.feedDocuments(limit: 10, offset: 0, now: Self.now, expiredShownFor: 7 * 86_400)
+            entries = documents.compactMap(\.entry)
+            let items = cache.items(documents, base: base)
+            #expect(cache.count == 3)
+            let afterWithdrawal = FeedRenderer.jsonFeed(itemBytes: items, base: base, title: "T", nextURL: "n")
+            #expect(try JSONParser.parse(Array(afterWithdrawal.utf8)) == whole(entries, base: base))
+            let statuses = try #require(try JSONParser.parse(Array(afterWithdrawal.utf8))["items"]?.arrayValue).compactMap { $0["_zhifa"]?["status"]?.stringValue }
+            #expect(statuses.sorted() == ["published", "withdrawn"])
+
+            // Another base URL: its own items (links differ); past the capacity the cache starts over.
+            let other = FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: "http://127.0.0.1:8082"), base: "http://127.0.0.1:8082", title: "T", nextURL: nil)
+            #expect(other.contains("http://127.0.0.1:8082/entries/"))
+            #expect(!other.contains("https://gs.example.cn"))
+            #expect(cache.count == 2)
+            #expect(FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: base), base: base, title: "T", nextURL: "n") == afterWithdrawal)
         }
     }
 
