@@ -48,11 +48,26 @@ public enum FeedRenderer {
 
     /// The whole JSON Feed (one page of it; `nextURL` links the next).
     public static func jsonFeed(_ entries: [PublicEntry], base: String, title: String, nextURL: String? = nil) -> String {
-        jsonFeed(itemBytes: entries.map { item($0, base: base).jsonBytes }, base: base, title: title, nextURL: nextURL)
+        jsonFeed(items: entries.map { RenderedItem(bytes: item($0, base: base).jsonBytes, expired: $0.status == .expired) },
+                 base: base, title: title, nextURL: nextURL)
+    }
+
+    /// One entry rendered for a feed (a JSON Feed item or an Atom `<entry>`), as UTF-8.
+    public struct RenderedItem: Sendable, Equatable {
+        /// The rendered text.
+        public var bytes: [UInt8]
+        /// Whether the entry has expired (Atom lists those first).
+        public var expired: Bool
+
+        /// Wraps a rendered item.
+        public init(bytes: [UInt8], expired: Bool) {
+            self.bytes = bytes
+            self.expired = expired
+        }
     }
 
     /// The whole JSON Feed from items already rendered (`item(_:base:).jsonBytes`, in order).
-    public static func jsonFeed(itemBytes: [[UInt8]], base: String, title: String, nextURL: String? = nil) -> String {
+    public static func jsonFeed(items: [RenderedItem], base: String, title: String, nextURL: String? = nil) -> String {
         var m: [(key: String, value: JSONValue)] = [
             ("version", .string("https://jsonfeed.org/version/1.1")), ("title", .string(title)), ("home_page_url", .string(base + "/")),
             ("feed_url", .string(base + "/feed.json")), ("description", .string("行政执法公示：行政处罚、行政许可等执法决定，依法隐去个人信息。")),
@@ -63,11 +78,11 @@ public enum FeedRenderer {
         // replaced by the items, which are spliced in as they are.
         var out = JSONValue.object(JSONObject(m)).jsonBytes
         out.removeLast()
-        out.reserveCapacity(out.count + itemBytes.reduce(16) { $0 + $1.count + 1 })
+        out.reserveCapacity(out.count + items.reduce(16) { $0 + $1.bytes.count + 1 })
         out.append(contentsOf: #","items":["#.utf8)
-        for (i, item) in itemBytes.enumerated() {
+        for (i, item) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: item)
+            out.append(contentsOf: item.bytes)
         }
         out.append(contentsOf: "]}".utf8)
         return String(decoding: out, as: UTF8.self)
@@ -117,7 +132,14 @@ public enum FeedRenderer {
     /// The Atom feed (RFC 4287): stable entry ids; a withdrawal is the same entry with a newer
     /// `<updated>`, `<category term="withdrawn"/>` and the reason in `<summary>`.
     public static func atom(_ entries: [PublicEntry], base: String, title: String, updated: String) -> String {
-        var x = """
+        atom(items: entries.map { RenderedItem(bytes: Array(atomEntry($0, base: base).utf8), expired: $0.status == .expired) },
+             base: base, title: title, updated: updated)
+    }
+
+    /// The Atom feed from entries already rendered (`atomEntry(_:base:)`, in feed order; expired
+    /// ones are listed first).
+    public static func atom(items rendered: [RenderedItem], base: String, title: String, updated: String) -> String {
+        let head = """
             <?xml version="1.0" encoding="utf-8"?>
             <feed xmlns="http://www.w3.org/2005/Atom" xml:lang="zh-CN">
             <id>urn:zhifa:publicity:feed</id>
@@ -128,8 +150,18 @@ public enum FeedRenderer {
             <author><name>\(esc(title))</name></author>
 
             """
-        for e in entries where e.status == .expired {
-            x += """
+        var out = Array(head.utf8)
+        out.reserveCapacity(out.count + rendered.reduce(8) { $0 + $1.bytes.count })
+        for e in rendered where e.expired { out.append(contentsOf: e.bytes) }
+        for e in rendered where !e.expired { out.append(contentsOf: e.bytes) }
+        out.append(contentsOf: "</feed>\n".utf8)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// One entry as an Atom `<entry>` element (an expired one without the decision).
+    public static func atomEntry(_ e: PublicEntry, base: String) -> String {
+        if e.status == .expired {
+            return """
                 <entry>
                 <id>urn:zhifa:publicity:\(esc(e.entryId))</id>
                 <title>【已到期】\(esc(e.documentNumber))</title>
@@ -141,24 +173,21 @@ public enum FeedRenderer {
 
                 """
         }
-        for e in entries where e.status != .expired {
-            x += """
-                <entry>
-                <id>urn:zhifa:publicity:\(esc(e.entryId))</id>
-                <title>\(esc(e.title))</title>
-                <link rel="alternate" type="text/html" href="\(esc(base))/entries/\(esc(e.entryId))"/>
-                <published>\(esc(e.publishedAt))</published>
-                <updated>\(esc(e.updatedAt))</updated>
-                <author><name>\(esc(e.agencyName))</name></author>
-                <category term="\(e.status.rawValue)" label="\(esc(statusNames[e.status.rawValue] ?? ""))"/>
-                <category term="\(esc(e.category))" label="\(esc(categoryNames[e.category] ?? e.category))"/>
-                <summary type="text">\(esc(e.status == .withdrawn ? (e.withdrawalReason ?? "") : "\(e.party.name)：\(e.penalties.joined(separator: "；"))"))</summary>
-                <content type="html">\(esc(contentHTML(e)))</content>
-                </entry>
+        return """
+            <entry>
+            <id>urn:zhifa:publicity:\(esc(e.entryId))</id>
+            <title>\(esc(e.title))</title>
+            <link rel="alternate" type="text/html" href="\(esc(base))/entries/\(esc(e.entryId))"/>
+            <published>\(esc(e.publishedAt))</published>
+            <updated>\(esc(e.updatedAt))</updated>
+            <author><name>\(esc(e.agencyName))</name></author>
+            <category term="\(e.status.rawValue)" label="\(esc(statusNames[e.status.rawValue] ?? ""))"/>
+            <category term="\(esc(e.category))" label="\(esc(categoryNames[e.category] ?? e.category))"/>
+            <summary type="text">\(esc(e.status == .withdrawn ? (e.withdrawalReason ?? "") : "\(e.party.name)：\(e.penalties.joined(separator: "；"))"))</summary>
+            <content type="html">\(esc(contentHTML(e)))</content>
+            </entry>
 
-                """
-        }
-        return x + "</feed>\n"
+            """
     }
 
     // MARK: HTML pages

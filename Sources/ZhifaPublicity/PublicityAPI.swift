@@ -17,8 +17,8 @@ public struct PublicityAPI: Sendable {
     let hub: ChangeHub
     let keepalive: Duration
     let now: @Sendable () -> Date
-    /// Rendered feed items by stored entry: a poll renders only what changed since the last one.
-    let feedItems: FeedItemCache
+    /// Rendered JSON Feed and Atom items by stored entry: a poll renders only what changed since the last one.
+    let renderedItems: FeedItemCache
     /// Expired entries stay on the JSON and Atom feeds this long, marked expired, then leave.
     static let expiredShownFor: TimeInterval = 7 * 86_400
 
@@ -31,7 +31,7 @@ public struct PublicityAPI: Sendable {
         self.hub = hub
         self.keepalive = keepalive
         self.now = now
-        self.feedItems = FeedItemCache(capacity: 4 * max(1, settings.feedItems))
+        self.renderedItems = FeedItemCache(capacity: 8 * max(1, settings.feedItems))
     }
 
     public func add(to router: Router<BasicRequestContext>) {
@@ -121,17 +121,18 @@ public struct PublicityAPI: Sendable {
         if v.notModified(request) { return v.response("", contentType: "", request: request) }
         let (documents, total) = try await store.feedDocuments(limit: settings.feedItems, offset: (p - 1) * settings.feedItems, now: now(), expiredShownFor: Self.expiredShownFor)
         let next = p * settings.feedItems < total ? "\(base)/feed.json?page=\(p + 1)" : nil
-        let items = feedItems.items(documents, base: base)
-        return v.response(FeedRenderer.jsonFeed(itemBytes: items, base: base, title: settings.title, nextURL: next), contentType: "application/feed+json; charset=utf-8", request: request)
+        let items = renderedItems.items(documents, format: .jsonFeed, base: base)
+        return v.response(FeedRenderer.jsonFeed(items: items, base: base, title: settings.title, nextURL: next), contentType: "application/feed+json; charset=utf-8", request: request)
     }
 
     func atomFeed(_ request: Request) async throws -> Response {
         let base = base(request)
         let v = try await validator("atom-\(Self.stableHash(base))")
         if v.notModified(request) { return v.response("", contentType: "", request: request) }
-        let (entries, _) = try await store.feed(limit: settings.feedItems, offset: 0, now: now(), expiredShownFor: Self.expiredShownFor)
+        let (documents, _) = try await store.feedDocuments(limit: settings.feedItems, offset: 0, now: now(), expiredShownFor: Self.expiredShownFor)
         let updated = ChinaTime.format(v.lastModified.timeIntervalSince1970 > 0 ? v.lastModified : now())
-        return v.response(FeedRenderer.atom(entries, base: base, title: settings.title, updated: updated), contentType: "application/atom+xml; charset=utf-8", request: request)
+        let items = renderedItems.items(documents, format: .atom, base: base)
+        return v.response(FeedRenderer.atom(items: items, base: base, title: settings.title, updated: updated), contentType: "application/atom+xml; charset=utf-8", request: request)
     }
 
     func listPage(_ request: Request) async throws -> Response {

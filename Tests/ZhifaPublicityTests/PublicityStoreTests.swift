@@ -185,7 +185,7 @@ import ZhifaRuntime
             let base = "https://gs.example.cn"
             func whole(_ entries: [PublicEntry], base: String) throws -> JSONValue {
                 // The feed as one object, the way it was rendered before items were kept.
-                let spliced = try JSONParser.parse(Array(FeedRenderer.jsonFeed(itemBytes: [], base: base, title: "T", nextURL: "n").utf8))
+                let spliced = try JSONParser.parse(Array(FeedRenderer.jsonFeed(items: [], base: base, title: "T", nextURL: "n").utf8))
                 var members = try #require(spliced.objectValue).members.filter { $0.key != "items" }
                 members.append(("items", .array(entries.map { FeedRenderer.item($0, base: base) })))
                 return .object(JSONObject(members))
@@ -194,11 +194,11 @@ import ZhifaRuntime
             var (documents, _) = try await store.feedDocuments(limit: 10, offset: 0, now: Self.now, expiredShownFor: 7 * 86_400)
             var entries = documents.compactMap(\.entry)
             #expect(entries.count == 2)
-            let first = FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: base), base: base, title: "T", nextURL: "n")
+            let first = FeedRenderer.jsonFeed(items: cache.items(documents, format: .jsonFeed, base: base), base: base, title: "T", nextURL: "n")
             #expect(try JSONParser.parse(Array(first.utf8)) == whole(entries, base: base))
             #expect(cache.count == 2)
             // Polled again: the same bytes from the kept items.
-            #expect(FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: base), base: base, title: "T", nextURL: "n") == first)
+            #expect(FeedRenderer.jsonFeed(items: cache.items(documents, format: .jsonFeed, base: base), base: base, title: "T", nextURL: "n") == first)
             #expect(cache.count == 2)
 
             // One entry withdrawn: its new version is rendered, the other entry's item is kept.
@@ -207,19 +207,43 @@ import ZhifaRuntime
             #expect(try await store.apply(eventId: "r", fact: .revoked(revoked), context: context(), now: Self.now.addingTimeInterval(60)).map(\.kind) == [.withdrawn])
             (documents, _) = try await store.feedDocuments(limit: 10, offset: 0, now: Self.now, expiredShownFor: 7 * 86_400)
             entries = documents.compactMap(\.entry)
-            let items = cache.items(documents, base: base)
+            let items = cache.items(documents, format: .jsonFeed, base: base)
             #expect(cache.count == 3)
-            let afterWithdrawal = FeedRenderer.jsonFeed(itemBytes: items, base: base, title: "T", nextURL: "n")
+            let afterWithdrawal = FeedRenderer.jsonFeed(items: items, base: base, title: "T", nextURL: "n")
             #expect(try JSONParser.parse(Array(afterWithdrawal.utf8)) == whole(entries, base: base))
             let statuses = try #require(try JSONParser.parse(Array(afterWithdrawal.utf8))["items"]?.arrayValue).compactMap { $0["_zhifa"]?["status"]?.stringValue }
             #expect(statuses.sorted() == ["published", "withdrawn"])
 
             // Another base URL: its own items (links differ); past the capacity the cache starts over.
-            let other = FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: "http://127.0.0.1:8082"), base: "http://127.0.0.1:8082", title: "T", nextURL: nil)
+            let other = FeedRenderer.jsonFeed(items: cache.items(documents, format: .jsonFeed, base: "http://127.0.0.1:8082"), base: "http://127.0.0.1:8082", title: "T", nextURL: nil)
             #expect(other.contains("http://127.0.0.1:8082/entries/"))
             #expect(!other.contains("https://gs.example.cn"))
             #expect(cache.count == 2)
-            #expect(FeedRenderer.jsonFeed(itemBytes: cache.items(documents, base: base), base: base, title: "T", nextURL: "n") == afterWithdrawal)
+            #expect(FeedRenderer.jsonFeed(items: cache.items(documents, format: .jsonFeed, base: base), base: base, title: "T", nextURL: "n") == afterWithdrawal)
+
+            // Atom: its own items next to the JSON ones, the same feed as rendered whole, expired
+            // entries (both so far, 91 days on) listed before a newer published one.
+            let at = Self.now.addingTimeInterval(91 * 86_400)
+            #expect(try await store.expire(now: at, topic: "t").map(\.kind) == [.expired, .expired])
+            var third = c.issued
+            third.decisionId = "DEC-S-0090"
+            third.documentNumber = "津武大王古庄简罚〔2024〕90号"
+            _ = try await store.apply(eventId: "i3", fact: .issued(third), context: context(), now: at)
+            #expect(try await store.apply(eventId: "c3", fact: .classified(caseId: third.caseId, decisionId: third.decisionId, major: false),
+                                          context: context(), now: at.addingTimeInterval(3600)).map(\.kind) == [.published])
+            (documents, _) = try await store.feedDocuments(limit: 10, offset: 0, now: at, expiredShownFor: 7 * 86_400)
+            entries = documents.compactMap(\.entry)
+            #expect(entries.map(\.status) == [.published, .expired, .expired])
+            let atomCache = FeedItemCache(capacity: 8)
+            _ = atomCache.items(documents, format: .jsonFeed, base: base)
+            let atom = FeedRenderer.atom(items: atomCache.items(documents, format: .atom, base: base), base: base, title: "T", updated: "u")
+            #expect(atomCache.count == 6)
+            #expect(atom == FeedRenderer.atom(entries, base: base, title: "T", updated: "u"))
+            #expect(FeedRenderer.atom(items: atomCache.items(documents, format: .atom, base: base), base: base, title: "T", updated: "u") == atom)
+            #expect(atomCache.count == 6)
+            let lastExpired = try #require(atom.range(of: "【已到期】", options: .backwards))
+            let published = try #require(atom.range(of: "<category term=\"published\""))
+            #expect(lastExpired.lowerBound < published.lowerBound)
         }
     }
 
