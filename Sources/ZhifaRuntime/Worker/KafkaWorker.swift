@@ -179,10 +179,7 @@ public final class KafkaWorker: Service, Sendable {
                 "error": "\(reason)",
             ])
             if item.run.scheduler.park(item) {
-                Task {
-                    try? await Task.sleep(for: delay)
-                    item.run.scheduler.unpark(item)
-                }
+                runAfter(delay) { item.run.scheduler.unpark(item) }
             }
             return false
         }
@@ -251,9 +248,8 @@ public final class KafkaWorker: Service, Sendable {
         logger.warning("record not acknowledged; sending it again", metadata: [
             "topic": "\(record.topic)", "attempt": "\(attempt)", "error": "\(error)",
         ])
-        Task {
-            try? await Task.sleep(for: self.backoff(afterAttempt: min(attempt, 8)))
-            await self.send(record, listener: OutputDelivery(record: record, completion: completion, attempt: attempt + 1))
+        runAfter(backoff(afterAttempt: min(attempt, 8))) {
+            Task { await self.send(record, listener: OutputDelivery(record: record, completion: completion, attempt: attempt + 1)) }
         }
     }
 }

@@ -240,17 +240,13 @@ final class LaneScheduler: Sendable {
     /// A one-shot timer gives up the wait at the limit; finishing messages end it earlier.
     func drained(within limit: Duration) async -> Bool {
         if inFlight == 0 { return true }
-        let (seconds, attoseconds) = limit.components
-        let (whole, overflow) = max(0, seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        let nanoseconds = overflow || whole > Int64.max - 1_000_000_000 ? Int64.max : whole + max(0, attoseconds) / 1_000_000_000
-        let timer = DispatchWorkItem { [self] in
+        let timer = runAfter(limit) { [self] in
             state.withLock { s -> CheckedContinuation<Void, Never>? in
                 s.drainGivenUp = true
                 defer { s.drainWaiter = nil }
                 return s.drainWaiter
             }?.resume()
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), execute: timer)
         await drained()
         timer.cancel()
         return inFlight == 0
