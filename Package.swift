@@ -133,6 +133,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaTerminalTests",
+            dependencies: ["ZhifaTerminal", "ZhifaDomain", "ZhifaRuntime", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaKafkaTests",
             dependencies: ["ZhifaKafka"],
             swiftSettings: strict

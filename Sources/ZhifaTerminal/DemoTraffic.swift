@@ -5,7 +5,9 @@ import ZhifaDomain
 import ZhifaRuntime
 
 /// `zhifa up --demo`: the simulator at a gentle rate through the ingest, so a newcomer sees
-/// records flow (cases dated over the last few weeks, so deadlines are current).
+/// records flow: each round's cases are opened over the last weeks and decided in the last day,
+/// so their publications are on time; events dated after now are not sent, and major decisions
+/// stop at the draft, for the reviewers.
 public struct DemoTraffic: Service {
     let rules: RulesBook
     let settings: SimulatorSettings
@@ -31,10 +33,9 @@ public struct DemoTraffic: Service {
             var round: UInt64 = 0
             while !Task.isCancelled {
                 round += 1
-                let start = Date().addingTimeInterval(-60 * 86_400)  // decisions of general cases come weeks after opening: keep them in the past
-                var sim = TownSimulator(rules: rules, settings: settings, seed: UInt64(Date().timeIntervalSince1970) &* 31 &+ round, start: start)
+                let now = Date()
                 do {
-                    let cases = try sim.generate(cases: 10, daysSpan: 14)
+                    let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now)
                     let summary = try await SimulationRunner.run(
                         cases, rate: settings.demoRate, sink: HTTPSink(client: client, logger: logger), concurrency: 2,
                         seed: round, start: start, transport: "http", logger: logger)
@@ -48,5 +49,27 @@ public struct DemoTraffic: Service {
             }
         }
         await client.close()
+    }
+
+    /// One round of demo cases as known at `now`: ten cases whose decisions were issued in the
+    /// day before `now`, without their events dated after it; and the start they were planned from.
+    ///
+    /// A major decision is sent up to its draft and no further: it waits in the reviewers' queue
+    /// (a terminal that issued it at once would break Art. 58, and the demo would show nothing but
+    /// violations).
+    public static func round(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, now: Date) throws -> ([SimulatedCase], Date) {
+        // General cases are decided weeks after they open: plan from far enough back, then move
+        // each case so that its decision falls in the last day.
+        let start = now.addingTimeInterval(-60 * 86_400)
+        var sim = TownSimulator(rules: rules, settings: settings, seed: seed, start: start)
+        sim.decisionsIssuedBy = now
+        let cases = try sim.generate(cases: 10, daysSpan: 14).map { c in
+            var known = c.known(at: now)
+            if c.major, let issued = known.events.firstIndex(where: { $0.event.type == EventType.decisionIssued.rawValue }) {
+                known.events.removeSubrange(issued...)
+            }
+            return known
+        }
+        return (cases, start)
     }
 }

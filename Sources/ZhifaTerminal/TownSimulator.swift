@@ -7,6 +7,8 @@ public struct SimulatedEvent: Sendable {
     public var event: CloudEvent
     /// The registered device that sends it over HTTP (a body camera, a PDA or the case system).
     public var deviceId: String
+    /// The event's `time`.
+    public var time: Date
 }
 
 /// One simulated case, its kind, and its events in the order a terminal sends them.
@@ -21,6 +23,14 @@ public struct SimulatedCase: Sendable {
     public var confidential: Bool
     public var warningOnly: Bool
     public var events: [SimulatedEvent]
+
+    /// The case as known at `now`: its events dated after `now` (a payment, the closing, a later
+    /// recording) are left out, so a terminal never sends an event from the future.
+    public func known(at now: Date) -> SimulatedCase {
+        var c = self
+        c.events = events.filter { $0.time <= now }
+        return c
+    }
 }
 
 /// Generates realistic, contract-valid traffic for the configured town: complete general and
@@ -32,6 +42,12 @@ public struct TownSimulator {
     public let rules: RulesBook
     public let settings: SimulatorSettings
     public let start: Date
+    /// When set, each case's dates move by whole days so that its decision is issued in the day
+    /// before this moment, the cases' decisions in case order (`zhifa up --demo`: what it
+    /// publishes is then current, not weeks late). A case without a decision keeps its dates.
+    /// Moving whole days keeps every case's own timeline, and devices are assigned afterwards,
+    /// so recordings stay chained per device in time order.
+    public var decisionsIssuedBy: Date? = nil
     private var rng: SeededRandom
     private let seed: UInt64
     private var decisionNumber = 0
@@ -68,6 +84,14 @@ public struct TownSimulator {
     struct CasePlan {
         var info: SimulatedCase
         var specs: [Spec]
+
+        /// When its (first) decision is issued.
+        var issuedAt: Date? {
+            for spec in specs {
+                if case .data(let type, let time, _, _) = spec, type == .decisionIssued { return time }
+            }
+            return nil
+        }
     }
 
     /// Generates `count` cases, starting at `start`, spread over `daysSpan` days.
@@ -76,7 +100,17 @@ public struct TownSimulator {
         var segments: [SegmentPlan] = []
         for i in 0..<count {
             let day = start.addingTimeInterval(Double(i) * Double(daysSpan) * 86_400 / Double(max(count, 1)))
-            let plan = rng.chance(settings.generalShare) ? generalCase(index: i, at: day) : simpleCase(index: i, at: day)
+            let before = self
+            var plan = planCase(index: i, at: day)
+            if let anchor = decisionsIssuedBy, let issued = plan.issuedAt {
+                let target = anchor.addingTimeInterval(-Double(count - i) * 86_400 / Double(count))
+                let days = (target.timeIntervalSince(issued) / 86_400).rounded(.down)
+                if days != 0 {
+                    // The same draws again, from a day `days` later (or earlier): the same case, moved.
+                    self = before
+                    plan = planCase(index: i, at: day.addingTimeInterval(days * 86_400))
+                }
+            }
             for spec in plan.specs { if case .segment(let s) = spec { segments.append(s) } }
             plans.append(plan)
         }
@@ -106,6 +140,11 @@ public struct TownSimulator {
             out.append(info)
         }
         return out
+    }
+
+    /// One case's plan, general or simple (the first draw decides).
+    mutating func planCase(index: Int, at day: Date) -> CasePlan {
+        rng.chance(settings.generalShare) ? generalCase(index: index, at: day) : simpleCase(index: index, at: day)
     }
 
     struct AssignedSegment {
@@ -162,7 +201,7 @@ public struct TownSimulator {
     mutating func makeEvent(type: EventType, time: Date, deviceId: String, data: [UInt8]) throws -> SimulatedEvent {
         let source = deviceId.hasPrefix("SYS-") ? "urn:zhifa:agency:\(rules.town.agencyId)" : "urn:zhifa:device:\(deviceId)"
         let ce = CloudEvent(id: nextEventId(), source: source, type: type.rawValue, time: ChinaTime.format(time), data: data)
-        return SimulatedEvent(event: ce, deviceId: deviceId)
+        return SimulatedEvent(event: ce, deviceId: deviceId, time: time)
     }
 
     mutating func pick<T>(_ a: [T]) -> T { a[Int(rng.next() % UInt64(a.count))] }

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import TestSupport
+import ZhifaDomain
+import ZhifaRuntime
+import ZhifaTerminal
+
+/// `zhifa up --demo` shows a newcomer what a working town looks like: decisions published on time,
+/// nothing dated in the future, recordings chained per device.
+@Suite("demo traffic")
+struct DemoTrafficTests {
+    static let config = try! testConfiguration()
+    static let rules = try! RulesLoader.load(config.rules)
+    static let calendar = try! CalendarLoader.load(config.rules.calendarDirectory)
+
+    /// The events of a round, decoded.
+    func decoded(_ c: SimulatedCase) throws -> [EnforcementEvent] { try c.events.map { try EnforcementEvent.decode($0.event) } }
+
+    @Test("a round's decisions were issued in the last day, so they are published on time; major ones wait at the draft; nothing is dated after now",
+          arguments: [1, 2, 3, 99])
+    func decisionsAreCurrent(seed: UInt64) throws {
+        let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(15 * 3_600 + 7 * 60)
+        let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now)
+        #expect(cases.count == 10)
+        var decided = 0
+        var majorDrafts = 0
+        for c in cases {
+            let events = try decoded(c)
+            #expect(c.events.allSatisfy { $0.time <= now }, "\(c.caseId) has an event dated after now")
+            #expect(events.first.map { if case .caseOpened = $0.payload { true } else { false } } == true, "\(c.caseId) does not start with its opening")
+            let drafted = events.contains { if case .decisionDrafted = $0.payload { true } else { false } }
+            guard case .caseOpened(let opened)? = events.first?.payload,
+                  let issued = events.lazy.compactMap({ if case .decisionIssued(let d) = $0.payload { d } else { nil } }).first else {
+                // A major decision stops at its draft: it waits for a reviewer.
+                if c.major {
+                    majorDrafts += 1
+                    #expect(drafted, "\(c.caseId): a major case without its draft")
+                }
+                continue
+            }
+            #expect(!c.major, "\(c.caseId): a major decision issued before any reviewer could approve it")
+            decided += 1
+            let age = now.timeIntervalSince(issued.issuedAt.date)
+            #expect(age >= 0 && age < 2 * 86_400, "\(c.caseId): decision issued \(age / 3_600) h before now")
+            // What the publicity service would decide if it published the decision now.
+            let entry = PublicEntryBuilder.build(opened: opened, issued: issued, draft: nil, extraNames: [], book: Self.rules, calendar: Self.calendar,
+                                                 rules: Self.config.publicity.rules, publishedAt: now, replaces: nil)
+            let (late, decidedOn, due) = (entry.late, entry.decidedOn, entry.dueDate)
+            #expect(!late, "\(c.caseId): decided \(decidedOn), due \(due), published late")
+        }
+        #expect(decided + majorDrafts == 10, "\(decided) decided and \(majorDrafts) waiting for review of 10 demo cases")
+        #expect(decided >= 5)
+    }
+
+    @Test("over a few rounds, major decisions reach the reviewers' queue as drafts and are never issued")
+    func majorDecisionsWaitForReview() throws {
+        let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(11 * 3_600)
+        var waiting = 0
+        for seed in UInt64(1)...10 {
+            let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now)
+            for c in cases where c.major {
+                let types = c.events.map(\.event.type)
+                #expect(types.contains(EventType.decisionDrafted.rawValue), "\(c.caseId) has no draft")
+                #expect(!types.contains(EventType.decisionIssued.rawValue), "\(c.caseId) was issued without review")
+                waiting += 1
+            }
+        }
+        #expect(waiting >= 3, "only \(waiting) major drafts in ten demo rounds")
+    }
+
+    @Test("moving a case to a recent decision keeps its own timeline and its recordings chained per device")
+    func movedCasesKeepTheirShape() throws {
+        let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(10 * 3_600)
+        let (moved, start) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: 5, now: now)
+        var unmovedSim = TownSimulator(rules: Self.rules, settings: Self.config.simulator, seed: 5, start: start)
+        let unmoved = try unmovedSim.generate(cases: 10, daysSpan: 14)
+        #expect(moved.count == unmoved.count)
+        var shifted = 0
+        for (m, u) in zip(moved, unmoved) {
+            // The same events in the same order, all moved by one whole number of days (those dated
+            // after now are not sent).
+            #expect(m.events.count <= u.events.count)
+            #expect(m.events.map(\.event.type) == u.events.prefix(m.events.count).map(\.event.type), "\(m.caseId) changed its events")
+            let offsets = Set(zip(m.events, u.events).map { $0.time.timeIntervalSince($1.time) })
+            #expect(offsets.count == 1, "\(m.caseId) moved its events by different amounts: \(offsets)")
+            if let d = offsets.first {
+                #expect(d.truncatingRemainder(dividingBy: 86_400) == 0, "\(m.caseId) moved by \(d) s, not whole days")
+                if d != 0 { shifted += 1 }
+            }
+        }
+        #expect(shifted > 0)
+        // Per device, recordings follow each other without overlap, each naming the one before.
+        var byDevice: [String: [AVSegmentRegistered]] = [:]
+        for c in moved {
+            for e in try decoded(c) { if case .avSegmentRegistered(let s) = e.payload { byDevice[s.deviceId, default: []].append(s) } }
+        }
+        #expect(!byDevice.isEmpty)
+        for (device, segments) in byDevice {
+            let ordered = segments.sorted { $0.startedAt.date < $1.startedAt.date }
+            for (a, b) in zip(ordered, ordered.dropFirst()) {
+                #expect(a.endedAt.date <= b.startedAt.date, "\(device): \(a.segmentId) overlaps \(b.segmentId)")
+                #expect(b.previousSegmentSha256 == a.sha256, "\(device): \(b.segmentId) does not name \(a.segmentId) before it")
+            }
+        }
+    }
+}
