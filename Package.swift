@@ -139,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZhifaKafkaTests",
-            dependencies: ["ZhifaKafka"],
+            dependencies: ["ZhifaKafka", "TestSupport"],
             swiftSettings: strict
         ),
         .target(

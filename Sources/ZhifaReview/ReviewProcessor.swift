@@ -115,6 +115,7 @@ public struct ReviewProcessor: Sendable {
                 major: classification.major, findings: findings)))
             metrics.checked.increment()
             for f in findings where f.result == .fail { metrics.failed(check: f.checkId) }
+            logFindingsChange(findings, major: classification.major, previous: previous, caseId: caseId, decisionId: decisionId)
         }
         memo.major = classification.major
         memo.findingsHash = hash
@@ -124,11 +125,6 @@ public struct ReviewProcessor: Sendable {
             memo.cleared = true
             step.outputs.append(try record(.cleared, id: "review-\(decisionId)-cleared", caseId: caseId, payload: ReviewClearedEvent(
                 caseId: caseId, decisionId: decisionId, agencyId: agency, trigger: trigger)))
-        }
-        if !classification.major && !allPass && findings.contains(where: { $0.result == .fail }) {
-            logger.notice("a non-major decision failed a check", metadata: [
-                "case": "\(caseId)", "decision": "\(decisionId)", "checks": "\(findings.filter { $0.result == .fail }.map(\.checkId))",
-            ])
         }
 
         if classification.major {
@@ -149,6 +145,22 @@ public struct ReviewProcessor: Sendable {
                 reasonEn: "major decision \(issued.documentNumber) was issued before any approving legal review opinion (a terminal's reviewOpinionRef is not an approval) (Art. 58)")))
         }
         step.decisions.append(memo)
+    }
+
+    /// Tells the agency's operators when a non-major decision starts or stops failing a check (a
+    /// major one goes to a reviewer instead). A decision that goes on failing is not logged again
+    /// on each later event of its case; its findings on `zhifa.review.v1` say what changed.
+    private func logFindingsChange(_ findings: [Finding], major: Bool, previous: DecisionRecord?, caseId: String, decisionId: String) {
+        guard !major else { return }
+        let failed = findings.filter { $0.result == .fail }.map(\.checkId)
+        let failedBefore = previous?.findingsHash.hasPrefix("F-") ?? false
+        if !failed.isEmpty {
+            if !failedBefore {
+                logger.notice("a non-major decision failed a check", metadata: ["case": "\(caseId)", "decision": "\(decisionId)", "checks": "\(failed)"])
+            }
+        } else if failedBefore {
+            logger.info("a non-major decision no longer fails a check (a missing record arrived)", metadata: ["case": "\(caseId)", "decision": "\(decisionId)"])
+        }
     }
 
     /// A major draft becomes a task; a returned draft's next version becomes a new task linked to the old.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 @testable import ZhifaKafka
 
 @Suite("Producer and consumer against the embedded broker")
@@ -220,29 +221,5 @@ struct FireAndForgetTests {
             try cluster.setBrokerUp(1)
             await producer.close()
         }
-    }
-}
-
-/// A log handler that keeps warnings in memory, for assertions.
-final class CapturedLog: LogHandler, @unchecked Sendable {
-    struct Entry: Sendable {
-        var message: String
-        var metadata: [String: String]
-    }
-    private let lock = NSLock()
-    private var stored: [Entry] = []
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .warning
-
-    var entries: [Entry] { lock.withLock { stored } }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        lock.withLock { stored.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" })) }
     }
 }

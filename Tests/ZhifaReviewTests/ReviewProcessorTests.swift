@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Metrics
 import Testing
 import TestSupport
@@ -12,14 +13,14 @@ struct ProcessorFixture {
     let store: SQLiteReviewStore
     let processor: ReviewProcessor
 
-    init() throws {
+    init(logger: Logger = testLogger()) throws {
         dir = try TemporaryDirectory()
         let config = try testConfiguration()
         store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
         processor = ReviewProcessor(
             store: store, book: try RulesLoader.load(config.rules), calendar: try CalendarLoader.load(config.rules.calendarDirectory),
             settings: config.review, topic: "zhifa.review.v1", group: "zhifa-review", metricsFactory: NOOPMetricsHandler.instance,
-            logger: testLogger(), now: { Date(timeIntervalSince1970: 1_764_000_000) })
+            logger: logger, now: { Date(timeIntervalSince1970: 1_764_000_000) })
     }
 
     func message(_ e: CloudEvent, offset: Int64 = 0) -> KafkaConsumerMessage {
@@ -68,6 +69,27 @@ struct ReviewProcessorTests {
         #expect(outcomes[0]?.major == true)
         #expect(outcomes[0]?.violation == true, "issued with no approving opinion, whichever event arrived last")
         #expect(outcomes[0]?.findingsHash.hasPrefix("P-") == true, "every check passes once everything has arrived")
+    }
+
+    @Test("a non-major decision is logged when it starts and stops failing a check, not again on each later event of the case")
+    func failingChecksAreLoggedOnChange() async throws {
+        let log = CapturedLog(level: .info)
+        let f = try ProcessorFixture(logger: log.logger("review"))
+        let simple = try ExampleEvents.named("simple")
+        let byType = { (t: EventType) in simple.first { $0.type == t.rawValue }! }
+        // The on-the-spot decision arrives before the record of the act it was made in (a terminal
+        // sends the act when it ends): its checks fail until then; the recording changes nothing.
+        for e in [byType(.caseOpened), byType(.decisionIssued), byType(.avSegmentRegistered), byType(.actionRecorded)] {
+            _ = try await f.processor.handle(f.message(e))
+        }
+        let failed = log.entries.filter { $0.message == "a non-major decision failed a check" }
+        #expect(failed.count == 1, "\(failed.map(\.metadata))")
+        #expect(failed.first?.level == .notice)
+        #expect(failed.first?.metadata["checks"]?.contains("7") == true)
+        let passing = log.entries.filter { $0.message.hasPrefix("a non-major decision no longer fails a check") }
+        #expect(passing.count == 1, "\(log.entries.map(\.message))")
+        #expect(try await f.store.decision(caseId: "WQ-DWGZ-2024-S-0088", decisionId: "DEC-S-0088")?.findingsHash.hasPrefix("P-") == true)
+        await f.close()
     }
 
     @Test("an invalid event is a permanent failure carrying the validation message, with no personal data")
