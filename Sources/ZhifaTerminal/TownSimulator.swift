@@ -50,8 +50,13 @@ public struct TownSimulator {
     public var decisionsIssuedBy: Date? = nil
     private var rng: SeededRandom
     private let seed: UInt64
-    private var decisionNumber = 0
-    private var caseNumber = 0
+    /// What case and decision ids end with: by default the seed modulo 1,000.
+    public var idSuffix: String
+    /// The last document number used (决定书文号 〔year〕N号): the next decision gets one more.
+    public internal(set) var decisionNumber = 0
+    /// The last case number used: the next case gets one more. Simulators that go on from one
+    /// another's numbers (the demo's rounds) never repeat a case, its acts or its documents.
+    public internal(set) var caseNumber = 0
     private var eventCounter = 0
 
     public init(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, start: Date) {
@@ -59,6 +64,7 @@ public struct TownSimulator {
         self.settings = settings
         self.seed = seed
         self.start = start
+        idSuffix = String(seed % 1000)
         rng = SeededRandom(seed: seed)
     }
 
@@ -246,7 +252,7 @@ public struct TownSimulator {
         caseNumber += 1
         let agency = rules.agencies[rules.town.agencyId]!
         let year = ChinaTime.day(of: day).year
-        let caseId = "\(rules.town.agencyId)-\(year)-G\(String(format: "%05d", caseNumber))-\(seed % 1000)"
+        let caseId = "\(rules.town.agencyId)-\(year)-G\(String(format: "%05d", caseNumber))-\(idSuffix)"
         var major = rng.chance(settings.majorShare)
         let confidential = rng.chance(settings.confidentialShare)
         let officers = investigators()
@@ -373,9 +379,12 @@ public struct TownSimulator {
             specs.append(.data(type: .hearingRecorded, time: held.addingTimeInterval(7_200), deviceId: sys, encode: { Array(try enc.encode(hearing)) }))
             draftDay = held.addingTimeInterval(Double(between(3, 5)) * 86_400)
         }
+        // A fine at or above 较大数额 makes the decision major with or without a hearing (DOMAIN.md
+        // §1): it then carries a collective discussion and waits for legal review like any other.
+        if hearingEligible { major = true }
         info.major = major
         let facts = FactsFactory.facts(&rng, matter: matter, party: party, mentionPersonalData: rng.chance(settings.personalDataInFactsShare))
-        let decisionId = "DEC-\(caseNumber)-\(seed % 1000)"
+        let decisionId = "DEC-\(caseNumber)-\(idSuffix)"
         let drafted = DecisionDrafted(
             caseId: caseId, decisionId: decisionId, draftedAt: Instant(draftDay), decisionKind: .penalty, penalties: penalties,
             legalBasis: [LegalBasis(law: matter.law, article: matter.violated, role: .violated), LegalBasis(law: matter.law, article: matter.penaltyBasis, role: .penaltyBasis)],
@@ -413,7 +422,7 @@ public struct TownSimulator {
         caseNumber += 1
         let agency = rules.agencies[rules.town.agencyId]!
         let year = ChinaTime.day(of: day).year
-        let caseId = "\(rules.town.agencyId)-\(year)-S\(String(format: "%05d", caseNumber))-\(seed % 1000)"
+        let caseId = "\(rules.town.agencyId)-\(year)-S\(String(format: "%05d", caseNumber))-\(idSuffix)"
         let officers = investigators()
         let refs = officers.map { OfficerRef(officerId: $0.officerId, credentialNumber: $0.credentialNumber) }
         let candidates = agency.matters.compactMap { rules.matters[$0] }.filter { ($0.fine?.minFen ?? .max) <= 20_000 && !($0.fine?.isPercentage ?? true) }
@@ -443,7 +452,7 @@ public struct TownSimulator {
         let penalties = warningOnly ? [Penalty(kind: .warning)] : [Penalty(kind: .fine, amountFen: amount)]
         let facts = FactsFactory.facts(&rng, matter: matter, party: party, mentionPersonalData: rng.chance(settings.personalDataInFactsShare))
         let issuedAt = actEnd.addingTimeInterval(-60)
-        let issued = DecisionIssued(caseId: caseId, decisionId: "DEC-S-\(caseNumber)-\(seed % 1000)", documentNumber: docNo, issuedAt: Instant(issuedAt),
+        let issued = DecisionIssued(caseId: caseId, decisionId: "DEC-S-\(caseNumber)-\(idSuffix)", documentNumber: docNo, issuedAt: Instant(issuedAt),
                                     penalties: penalties, legalBasis: [LegalBasis(law: matter.law, article: matter.penaltyBasis, role: .penaltyBasis)],
                                     facts: facts, reviewOpinionRef: nil, documentSha256: nil)
         specs.append(.data(type: .decisionIssued, time: issuedAt, deviceId: device, encode: { Array(try enc.encode(issued)) }))

@@ -20,7 +20,8 @@ struct DemoTrafficTests {
           arguments: [1, 2, 3, 99])
     func decisionsAreCurrent(seed: UInt64) throws {
         let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(15 * 3_600 + 7 * 60)
-        let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now)
+        var numbering = DemoTraffic.Numbering(runStart: now)
+        let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now, numbering: &numbering)
         #expect(cases.count == 10)
         var decided = 0
         var majorDrafts = 0
@@ -56,8 +57,9 @@ struct DemoTrafficTests {
     func majorDecisionsWaitForReview() throws {
         let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(11 * 3_600)
         var waiting = 0
+        var numbering = DemoTraffic.Numbering(runStart: now)
         for seed in UInt64(1)...10 {
-            let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now)
+            let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now, numbering: &numbering)
             for c in cases where c.major {
                 let types = c.events.map(\.event.type)
                 #expect(types.contains(EventType.decisionDrafted.rawValue), "\(c.caseId) has no draft")
@@ -68,11 +70,34 @@ struct DemoTrafficTests {
         #expect(waiting >= 3, "only \(waiting) major drafts in ten demo rounds")
     }
 
+    @Test("the demo stops exactly the decisions the review classifies as major at their draft, so it never shows a major decision issued without review",
+          arguments: [UInt64(11), 12, 13, 14, 15, 16])
+    func heldBackDecisionsAreTheMajorOnes(seed: UInt64) throws {
+        let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(16 * 3_600)
+        var numbering = DemoTraffic.Numbering(runStart: now)
+        let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now, numbering: &numbering)
+        for c in cases {
+            let events = try decoded(c)
+            let state = CaseState.fold(caseId: c.caseId, events: events)
+            for decisionId in state.decisionIds {
+                let trigger: ReviewTrigger = state.issued[decisionId] != nil ? .issued : .drafted
+                guard let view = DecisionView(state: state, decisionId: decisionId, trigger: trigger) else { continue }
+                let review = DecisionReview(state: state, decision: view, rules: Self.config.review.rules, book: Self.rules, calendar: Self.calendar,
+                                            predecessor: { _ in .none })
+                let classification = review.classification()
+                #expect(classification.major == c.major, "\(c.caseId): the simulator says major \(c.major), the review \(classification.reasons.map(\.en))")
+                #expect(!(classification.major && trigger == .issued), "\(c.caseId): a major decision was issued")
+            }
+        }
+    }
+
     @Test("moving a case to a recent decision keeps its own timeline and its recordings chained per device")
     func movedCasesKeepTheirShape() throws {
         let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(10 * 3_600)
-        let (moved, start) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: 5, now: now)
+        var numbering = DemoTraffic.Numbering(runStart: now)
+        let (moved, start) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: 5, now: now, numbering: &numbering)
         var unmovedSim = TownSimulator(rules: Self.rules, settings: Self.config.simulator, seed: 5, start: start)
+        unmovedSim.idSuffix = numbering.runId
         let unmoved = try unmovedSim.generate(cases: 10, daysSpan: 14)
         #expect(moved.count == unmoved.count)
         var shifted = 0
@@ -102,5 +127,40 @@ struct DemoTrafficTests {
                 #expect(b.previousSegmentSha256 == a.sha256, "\(device): \(b.segmentId) does not name \(a.segmentId) before it")
             }
         }
+    }
+
+    @Test("rounds of one run, and of a restarted run, never share a case, a decision or an event; within a run, nor an act or a document number")
+    func roundsNeverCollide() throws {
+        let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(9 * 3_600)
+        var caseIds: [String: Int] = [:], decisionIds: [String: Int] = [:], eventIds: [String: Int] = [:]
+        for (run, runStart) in [now, now.addingTimeInterval(3_600)].enumerated() {
+            var numbering = DemoTraffic.Numbering(runStart: runStart)
+            var documents: [String: Int] = [:], actionIds: [String: Int] = [:]
+            // Seeds that agree modulo 1,000, as two rounds' seeds may.
+            for seed in [UInt64(1_005), 2_005, 3_005].map({ $0 + UInt64(run) * 10_000 }) {
+                let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now, numbering: &numbering)
+                for c in cases {
+                    caseIds[c.caseId, default: 0] += 1
+                    for e in try decoded(c) {
+                        eventIds[e.id, default: 0] += 1
+                        switch e.payload {
+                        case .decisionIssued(let d):
+                            decisionIds[d.decisionId, default: 0] += 1
+                            documents[d.documentNumber, default: 0] += 1
+                        case .decisionDrafted(let d): if !c.events.contains(where: { $0.event.type == EventType.decisionIssued.rawValue }) { decisionIds[d.decisionId, default: 0] += 1 }
+                        case .actionRecorded(let a): actionIds["\(c.caseId)|\(a.actionId)", default: 0] += 1
+                        default: break
+                        }
+                    }
+                }
+            }
+            #expect(documents.filter { $0.value > 1 }.isEmpty, "run \(run): document numbers used twice: \(documents.filter { $0.value > 1 }.keys.sorted())")
+            #expect(documents.count >= 15)
+            #expect(Set(actionIds.keys.map { $0.split(separator: "|")[1] }).count == actionIds.count, "run \(run): an act id is used in two cases")
+        }
+        #expect(caseIds.count == 60)
+        #expect(caseIds.filter { $0.value > 1 }.isEmpty, "case ids used twice: \(caseIds.filter { $0.value > 1 }.keys.sorted())")
+        #expect(decisionIds.filter { $0.value > 1 }.isEmpty, "decision ids used twice: \(decisionIds.filter { $0.value > 1 }.keys.sorted())")
+        #expect(eventIds.filter { $0.value > 1 }.isEmpty)
     }
 }
