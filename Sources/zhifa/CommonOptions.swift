@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import ZhifaKafka
 import ZhifaRuntime
 
@@ -34,4 +35,15 @@ func emit(_ line: String) {
 /// Writes one line to standard error.
 func warn(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// The services, set so that one failing (a port in use, a store that cannot open) stops the rest
+/// the way SIGTERM does — in reverse start order, so the embedded broker goes last and clients do
+/// not log its disappearance — and the failure is then reported.
+func stoppingInOrderOnFailure(_ services: [ServiceGroupConfiguration.ServiceConfiguration]) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+    services.map { s in
+        var s = s
+        s.failureTerminationBehavior = .gracefullyShutdownGroup
+        return s
+    }
 }

@@ -34,7 +34,8 @@ enum ServiceCatalog {
             try await context.ensureTopics()
             services += try await make(n, config: config, bootstrap: bootstrap, dataDirectory: dataDir)
         }
-        try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+        try await ServiceGroup(configuration: .init(services: stoppingInOrderOnFailure(services), gracefulShutdownSignals: [.sigterm, .sigint],
+                                                    logger: logger)).run()
     }
 }
 

@@ -35,7 +35,7 @@ struct UpCommand: AsyncParsableCommand {
                 configDirectory: config.directory, logger: Logger(label: "zhifa.demo"))))
         }
         let group = ServiceGroup(configuration: .init(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: stoppingInOrderOnFailure(services), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -76,6 +76,26 @@ struct FoundationEndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("bootstrap").path))
     }
 
+    @Test("zhifa up whose port is taken says which service, port and setting, and stops what it started in order (the broker last)")
+    func upWithPortInUse() async throws {
+        let (dirA, dirB) = (try TemporaryDirectory(), try TemporaryDirectory())
+        defer { dirA.cleanup(); dirB.cleanup() }
+        let anyPorts = ["ZHIFA_HTTP_PORTS_INGEST": "0", "ZHIFA_HTTP_PORTS_REVIEW": "0", "ZHIFA_HTTP_PORTS_PUBLICITY": "0", "ZHIFA_HTTP_PORTS_ARCHIVE": "0"]
+        let first = try ZhifaProcess(["up", "--data-dir", dirA.url.path], environment: anyPorts)
+        let taken = try #require(try await first.url(of: "review").split(separator: ":").last.map(String.init))
+        let second = try ZhifaProcess(["up", "--data-dir", dirB.url.path], environment: anyPorts.merging(["ZHIFA_HTTP_PORTS_REVIEW": taken]) { $1 })
+        #expect(try await second.waitForExit() == 1)
+        try await eventually("the error on standard error") { second.errorOutput.contains("Error: ") }
+        let err = second.errorOutput
+        #expect(err.contains("Error: the review service cannot listen on 127.0.0.1:\(taken): the port is already in use"), "\(err.suffix(1_500))")
+        #expect(err.contains("ZHIFA_HTTP_PORTS_REVIEW"))
+        #expect(!err.contains("bind(descriptor"))
+        #expect(!err.contains("Disconnected"), "a client logged the embedded broker going away before it closed: \(err.suffix(1_500))")
+        #expect(!FileManager.default.fileExists(atPath: dirB.url.appendingPathComponent("bootstrap").path), "the stopped broker's bootstrap is left behind")
+        first.signal(SIGINT)
+        #expect(try await first.waitForExit() == 0)
+    }
+
     @Test("zhifa dlq list and replay show a group's dead letters and re-inject one through its retry topic")
     func deadLetterCommands() async throws {
         let config = try testConfiguration()

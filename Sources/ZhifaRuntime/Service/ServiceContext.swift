@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -93,7 +94,7 @@ public enum ServiceHTTPServer {
         let host = context.config.http.host
         let logger = context.logger
         let announcement = context.listening
-        return Application(
+        let application = Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "zhifa-\(name)"),
             onServerRunning: { channel in
@@ -103,6 +104,48 @@ public enum ServiceHTTPServer {
                 logger.info("listening", metadata: ["url": "http://\(host):\(actual)"])
             },
             logger: logger)
+        return ListeningService(server: application, service: name, host: host, port: port)
+    }
+}
+
+/// Runs a service's HTTP server; a failure to listen becomes an `HTTPListenError` that names the
+/// service, the address and the setting to change, instead of the socket layer's `bind(…)` text.
+struct ListeningService<Server: Service>: Service {
+    let server: Server
+    let service: String
+    let host: String
+    let port: Int
+
+    func run() async throws {
+        do {
+            try await server.run()
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            throw HTTPListenError(service: service, host: host, port: port, errno: error.errnoCode)
+        }
+    }
+}
+
+/// A service's HTTP server could not listen on its address.
+public struct HTTPListenError: Error, CustomStringConvertible {
+    public let service: String
+    public let host: String
+    public let port: Int
+    public let errno: Int32
+
+    /// The configuration key of the service's port.
+    public var portKey: String { "http.ports.\(service)" }
+
+    public var description: String {
+        let setting = "\(portKey) in the configuration, or \(ConfigSource.environmentName(for: portKey))"
+        switch errno {
+        case EADDRINUSE:
+            return "the \(service) service cannot listen on \(host):\(port): the port is already in use — is another zhifa (`zhifa up`, "
+                + "`zhifa \(service)`) still running? Stop it, or choose a free port with \(setting)"
+        case EACCES:
+            return "the \(service) service may not listen on \(host):\(port) (ports below 1024 need privileges): choose another port with \(setting)"
+        default:
+            return "the \(service) service cannot listen on \(host):\(port): no such local address — check http.host (\(ConfigSource.environmentName(for: "http.host")))"
+        }
     }
 }
 
