@@ -24,11 +24,11 @@ public struct SimulatedCase: Sendable {
     public var warningOnly: Bool
     public var events: [SimulatedEvent]
 
-    /// The case as known at `now`: its events dated after `now` (a payment, the closing, a later
-    /// recording) are left out, so a terminal never sends an event from the future.
+    /// The case as sent by `now`: its events up to the first one dated after `now` (a payment, the
+    /// closing, a later recording), so a terminal never sends an event from the future.
     public func known(at now: Date) -> SimulatedCase {
         var c = self
-        c.events = events.filter { $0.time <= now }
+        c.events = Array(events.prefix { $0.time <= now })
         return c
     }
 }
@@ -90,6 +90,8 @@ public struct TownSimulator {
     struct CasePlan {
         var info: SimulatedCase
         var specs: [Spec]
+        /// Events the terminal sends later than they are dated (spec index → when it sends them).
+        var sentAt: [Int: Date] = [:]
 
         /// When its (first) decision is issued.
         var issuedAt: Date? {
@@ -124,10 +126,10 @@ public struct TownSimulator {
         var out: [SimulatedCase] = []
         for plan in plans {
             var events: [(Date, SimulatedEvent)] = []
-            for spec in plan.specs {
+            for (index, spec) in plan.specs.enumerated() {
                 switch spec {
                 case .data(let type, let time, let deviceId, let encode):
-                    events.append((time, try makeEvent(type: type, time: time, deviceId: deviceId, data: encode())))
+                    events.append((plan.sentAt[index] ?? time, try makeEvent(type: type, time: time, deviceId: deviceId, data: encode())))
                 case .segment(let s):
                     guard let a = assigned[s.key] else { continue }
                     let data = AVSegmentRegistered(
@@ -456,11 +458,14 @@ public struct TownSimulator {
                                     penalties: penalties, legalBasis: [LegalBasis(law: matter.law, article: matter.penaltyBasis, role: .penaltyBasis)],
                                     facts: facts, reviewOpinionRef: nil, documentSha256: nil)
         specs.append(.data(type: .decisionIssued, time: issuedAt, deviceId: device, encode: { Array(try enc.encode(issued)) }))
+        // The PDA sends the decision made during the act once the act's record is closed and sent
+        // (as the contract's simple example does), so the review sees the act with it.
+        let decisionSpec = specs.count - 1
         let closedAt = actEnd.addingTimeInterval(3_600)
         let closed = CaseClosed(caseId: caseId, closedAt: Instant(closedAt), outcome: .executed)
         specs.append(.data(type: .caseClosed, time: closedAt, deviceId: rules.town.caseSystemDevice, encode: { Array(try enc.encode(closed)) }))
         let info = SimulatedCase(caseId: caseId, procedure: .simple, major: false, revoked: false, avGap: false, avMissing: false, minor: false,
                                  confidential: false, warningOnly: warningOnly, events: [])
-        return CasePlan(info: info, specs: specs)
+        return CasePlan(info: info, specs: specs, sentAt: [decisionSpec: actEnd.addingTimeInterval(1)])
     }
 }

@@ -91,6 +91,27 @@ struct DemoTrafficTests {
         }
     }
 
+    @Test("an on-the-spot decision is sent after the record of the act it was made in (as in the contract's example), so its checks pass when it arrives")
+    func onTheSpotDecisionFollowsItsAct() throws {
+        var sim = TownSimulator(rules: Self.rules, settings: Self.config.simulator, seed: 21, start: ChinaTime.startOfDay(CalendarDay(year: 2026, month: 3, day: 2)))
+        let simple = try sim.generate(cases: 40).filter { $0.procedure == .simple }
+        #expect(simple.count >= 5)
+        for c in simple {
+            let events = try decoded(c)
+            let act = try #require(events.firstIndex { if case .actionRecorded = $0.payload { true } else { false } })
+            let decision = try #require(events.firstIndex { if case .decisionIssued = $0.payload { true } else { false } })
+            #expect(act < decision, "\(c.caseId): the decision is sent before its act")
+            #expect(c.events[decision].time < c.events[act].time, "\(c.caseId): the decision is still dated within the act")
+            // What the review finds when the decision arrives.
+            let state = CaseState.fold(caseId: c.caseId, events: Array(events[...decision]))
+            let decisionId = try #require(state.decisionIds.first)
+            let view = try #require(DecisionView(state: state, decisionId: decisionId, trigger: .issued))
+            let failed = DecisionReview(state: state, decision: view, rules: Self.config.review.rules, book: Self.rules, calendar: Self.calendar,
+                                        predecessor: { _ in .none }).findings().filter { $0.result == .fail }.map(\.checkId)
+            #expect(!failed.contains(7) && !failed.contains(13), "\(c.caseId): checks \(failed) fail when the decision arrives")
+        }
+    }
+
     @Test("moving a case to a recent decision keeps its own timeline and its recordings chained per device")
     func movedCasesKeepTheirShape() throws {
         let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(10 * 3_600)
