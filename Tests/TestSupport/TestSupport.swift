@@ -133,3 +133,21 @@ public struct TemporaryDirectory: Sendable {
     }
     public func cleanup() { try? FileManager.default.removeItem(at: url) }
 }
+
+/// A loopback TCP port that was free a moment ago, for a process that needs a fixed port (the
+/// kernel picks it; nothing holds it afterwards).
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TimedOut(description: "socket() failed: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw TimedOut(description: "could not bind a loopback port: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

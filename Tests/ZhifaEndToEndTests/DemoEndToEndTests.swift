@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The README's first command ends in `zhifa up --demo`: what a newcomer sees must be right.
+@Suite("zhifa up --demo through the binary")
+struct DemoEndToEndTests {
+    @Test("zhifa up --demo publishes current decisions on time, queues major drafts for reviewers, and reports no violation")
+    func demoShowsAWorkingTown() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let up = try ZhifaProcess(["up", "--demo", "--data-dir", dir.url.path], environment: [
+            "ZHIFA_HTTP_PORTS_INGEST": String(try freeLoopbackPort()), "ZHIFA_HTTP_PORTS_REVIEW": "0", "ZHIFA_HTTP_PORTS_PUBLICITY": "0",
+            "ZHIFA_HTTP_PORTS_ARCHIVE": "0", "ZHIFA_SIMULATOR_DEMO_RATE": "60",
+        ])
+        let publicity = try await up.url(of: "publicity")
+        let review = try await up.url(of: "review")
+        let http = HTTPTestClient()
+
+        // The public feed fills with decisions, none of them published late.
+        var items: [[String: Any]] = []
+        try await eventually("at least 5 decisions on the public feed", timeout: .seconds(120)) {
+            items = try await http.get(publicity + "/feed.json").json?["items"] as? [[String: Any]] ?? []
+            return items.count >= 5
+        }
+        let late = items.filter { ($0["_zhifa"] as? [String: Any])?["late"] as? Bool != false }.compactMap { $0["id"] as? String }
+        #expect(late.isEmpty, "published late: \(late)")
+
+        // Major drafts wait in the reviewers' queue, open and not overdue.
+        let token = try runProgram(buildProduct("zhifa").path, ["review", "token", "--reviewer", "REV-DWGZ-01"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var tasks: [[String: Any]] = []
+        try await eventually("a major draft in the review queue", timeout: .seconds(120)) {
+            tasks = try await http.get(review + "/v1/review/tasks", token: token).json?["tasks"] as? [[String: Any]] ?? []
+            return !tasks.isEmpty
+        }
+        #expect(tasks.allSatisfy { $0["state"] as? String == "open" && $0["overdue"] as? Bool == false })
+
+        up.signal(SIGINT)
+        #expect(try await up.waitForExit() == 0)
+        let log = up.errorOutput
+        let violation = log.split(separator: "\n").first { $0.contains("issued without an approving legal review opinion") }
+        #expect(violation == nil, "the demo issued a major decision before review: \(violation ?? "")")
+        let paused = log.split(separator: "\n").first { $0.contains("demo traffic paused after an error") }
+        #expect(paused == nil, "\(paused ?? "")")
+    }
+}
