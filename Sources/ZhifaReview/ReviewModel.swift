@@ -71,6 +71,9 @@ public struct DecisionRecord: Codable, Sendable, Equatable {
     public var findingsHash: String
     public var cleared: Bool
     public var violation: Bool
+
+    /// Whether its last findings failed a check (`ReviewProcessor.hash` marks those "F-").
+    public var failsACheck: Bool { findingsHash.hasPrefix("F-") }
 }
 
 /// A Kafka record as stored (for replays and the publish outbox).

@@ -153,7 +153,7 @@ public struct ReviewProcessor: Sendable {
     private func logFindingsChange(_ findings: [Finding], major: Bool, previous: DecisionRecord?, caseId: String, decisionId: String) {
         guard !major else { return }
         let failed = findings.filter { $0.result == .fail }.map(\.checkId)
-        let failedBefore = previous?.findingsHash.hasPrefix("F-") ?? false
+        let failedBefore = previous?.failsACheck ?? false
         if !failed.isEmpty {
             if !failedBefore {
                 logger.notice("a non-major decision failed a check", metadata: ["case": "\(caseId)", "decision": "\(decisionId)", "checks": "\(failed)"])

@@ -219,7 +219,7 @@ public final class SQLiteReviewStore: ReviewStore {
                 try db.cachedStatement(sql: """
                     INSERT OR REPLACE INTO decisions (case_id, decision_id, agency_id, major, findings_hash, cleared, violation, failed)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [d.caseId, d.decisionId, d.agencyId, d.major, d.findingsHash, d.cleared, d.violation, d.findingsHash.hasPrefix("F")])
+                    """).execute(arguments: [d.caseId, d.decisionId, d.agencyId, d.major, d.findingsHash, d.cleared, d.violation, d.failsACheck])
             }
             for t in step.newTasks + step.updatedTasks { try Self.save(t, db) }
             try db.cachedStatement(sql: "UPDATE tasks SET investigators = ? WHERE case_id = ?").execute(arguments: [step.investigators.joined(separator: ","), step.caseId])
