@@ -1,45 +1,67 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import ZhifaDomain
+import ZhifaKafka
 import ZhifaRuntime
 
 /// `zhifa up --demo`: the simulator at a gentle rate through the ingest, so a newcomer sees
 /// records flow: each round's cases are opened over the last weeks and decided in the last day,
 /// so their publications are on time; events dated after now are not sent, and major decisions
-/// stop at the draft, for the reviewers.
+/// stop at the draft, for the reviewers. When a reviewer approves one (on `zhifa.review.v1`), the
+/// demo issues it; when a reviewer returns one, the demo sends its next draft.
 public struct DemoTraffic: Service {
     let rules: RulesBook
     let settings: SimulatorSettings
     let ingestURL: String
     let configDirectory: URL
+    let opinions: OpinionSource?
     let logger: Logger
 
-    public init(rules: RulesBook, settings: SimulatorSettings, ingestURL: String, configDirectory: URL, logger: Logger) {
+    /// Where reviewers' opinions are read: the review topic, in a consumer group of the demo's own.
+    public struct OpinionSource: Sendable {
+        public var topic: String
+        public var consumer: KafkaConsumerConfiguration
+        public init(topic: String, consumer: KafkaConsumerConfiguration) {
+            self.topic = topic
+            self.consumer = consumer
+        }
+    }
+
+    /// A demo sending to the ingest at `ingestURL`; with `opinions`, major decisions are issued
+    /// once approved (without, they stay at their draft).
+    public init(rules: RulesBook, settings: SimulatorSettings, ingestURL: String, configDirectory: URL, opinions: OpinionSource?, logger: Logger) {
         self.rules = rules
         self.settings = settings
         self.ingestURL = ingestURL
         self.configDirectory = configDirectory
+        self.opinions = opinions
         self.logger = logger
     }
 
     public func run() async throws {
         let client = IngestClient(baseURL: ingestURL, configDirectory: configDirectory)
+        let held = Shared(HeldDecisions())
+        let sink = HTTPSink(client: client, logger: logger)
         await cancelWhenGracefulShutdown {
             // Wait for the ingest to listen.
             while !Task.isCancelled, (try? await client.get("/healthz"))?.status != 200 {
                 try? await Task.sleep(for: .milliseconds(200))
             }
+            let watcher = opinions.map { source in Task { await watchOpinions(source, held: held, sink: sink) } }
             var round: UInt64 = 0
             var numbering = Numbering(runStart: Date())
             while !Task.isCancelled {
                 round += 1
                 let now = Date()
                 do {
+                    var holding = HeldDecisions()
                     let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
-                                                        numbering: &numbering)
+                                                        numbering: &numbering, held: &holding)
+                    if opinions != nil { held.state.withLock { $0.merge(holding) } }
                     let summary = try await SimulationRunner.run(
-                        cases, rate: settings.demoRate, sink: HTTPSink(client: client, logger: logger), concurrency: 2,
+                        cases, rate: settings.demoRate, sink: sink, concurrency: 2,
                         seed: round, start: start, transport: "http", logger: logger)
                     logger.info("demo traffic: sent a round of cases", metadata: ["cases": "\(summary.cases)", "events": "\(summary.events)", "accepted": "\(summary.accepted)"])
                 } catch is CancellationError {
@@ -49,8 +71,55 @@ public struct DemoTraffic: Service {
                     try? await Task.sleep(for: .seconds(5))
                 }
             }
+            watcher?.cancel()
+            await watcher?.value
         }
         await client.close()
+    }
+
+    /// Reads reviewers' opinions and sends what they release: an approved decision is issued, a
+    /// returned one drafted again; released events dated later are sent when their time comes.
+    func watchOpinions(_ source: OpinionSource, held: Shared<HeldDecisions>, sink: HTTPSink) async {
+        let consumer: KafkaConsumer
+        do {
+            consumer = try KafkaConsumer(configuration: source.consumer, logger: logger)
+            try consumer.subscribe([source.topic])
+        } catch {
+            logger.warning("demo traffic cannot read reviewers' opinions; major decisions stay at their draft", metadata: ["error": "\(error)"])
+            return
+        }
+        while !Task.isCancelled {
+            let batch = await consumer.nextBatch(max: 256, until: .now + .seconds(1))
+            var toSend: [SimulatedEvent] = []
+            for m in batch {
+                defer { consumer.markDone(m) }
+                guard m.headers.text("ce_type") == ReviewEventType.opinion.rawValue,
+                      let opinion = try? InternalEvents.decode(ReviewOpinionEvent.self, from: m) else { continue }
+                do {
+                    let released = try held.state.withLock { try $0.opinion(opinion, now: Date()) }
+                    if !released.isEmpty {
+                        logger.info(opinion.opinion == .approve ? "demo: a reviewer approved a major decision; the case system issues it"
+                                        : "demo: a reviewer returned a major decision; the case system sends its next draft",
+                                    metadata: ["case": "\(opinion.caseId)", "decision": "\(opinion.decisionId)"])
+                    }
+                    toSend += released
+                } catch {
+                    logger.warning("demo: could not prepare the events an opinion releases", metadata: ["decision": "\(opinion.decisionId)", "error": "\(error)"])
+                }
+            }
+            toSend += held.state.withLock { $0.due(at: Date()) }
+            for e in toSend {
+                do {
+                    if case .failed(let why) = try await sink.send(e) {
+                        logger.warning("demo: event not accepted", metadata: ["id": "\(e.event.id)", "type": "\(e.event.type)", "reason": "\(why)"])
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.warning("demo: could not send an event", metadata: ["id": "\(e.event.id)", "error": "\(error)"])
+                }
+            }
+        }
+        await consumer.close()
     }
 
     /// One round of demo cases as known at `now`: ten cases whose decisions were issued in the
@@ -58,9 +127,9 @@ public struct DemoTraffic: Service {
     ///
     /// A major decision is sent up to its draft and no further: it waits in the reviewers' queue
     /// (a terminal that issued it at once would break Art. 58, and the demo would show nothing but
-    /// violations).
+    /// violations), and is added to `held`, which releases it on an approving opinion.
     public static func round(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, now: Date,
-                             numbering: inout Numbering) throws -> ([SimulatedCase], Date) {
+                             numbering: inout Numbering, held: inout HeldDecisions) throws -> ([SimulatedCase], Date) {
         // General cases are decided weeks after they open: plan from far enough back, then move
         // each case so that its decision falls in the last day.
         let start = now.addingTimeInterval(-60 * 86_400)
@@ -72,14 +141,15 @@ public struct DemoTraffic: Service {
         let generated = try sim.generate(cases: 10, daysSpan: 14)
         numbering.lastCase = sim.caseNumber
         numbering.lastDocument = sim.decisionNumber
-        let cases = generated.map { c in
-            var known = c.known(at: now)
-            if c.major, let issued = known.events.firstIndex(where: { $0.event.type == EventType.decisionIssued.rawValue }) {
-                known.events.removeSubrange(issued...)
-            }
-            return known
-        }
+        let cases = generated.map { c in c.major ? held.hold(c, now: now) : c.known(at: now) }
         return (cases, start)
+    }
+
+    /// A round whose held-back decisions are not kept.
+    public static func round(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, now: Date,
+                             numbering: inout Numbering) throws -> ([SimulatedCase], Date) {
+        var held = HeldDecisions()
+        return try round(rules: rules, settings: settings, seed: seed, now: now, numbering: &numbering, held: &held)
     }
 
     /// Where the demo's numbering stands. Case and decision ids end with the run's id, and case
@@ -93,4 +163,10 @@ public struct DemoTraffic: Service {
 
         public init(runStart: Date) { runId = String(UInt64(max(0, runStart.timeIntervalSince1970)), radix: 36) }
     }
+}
+
+/// A value several tasks change under one lock.
+final class Shared<Value: Sendable>: Sendable {
+    let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
 }

@@ -32,7 +32,10 @@ struct UpCommand: AsyncParsableCommand {
             services.append(.init(service: DemoTraffic(
                 rules: try RulesLoader.load(config.rules), settings: config.simulator,
                 ingestURL: "http://\(config.http.host == "0.0.0.0" ? "127.0.0.1" : config.http.host):\(config.http.ingestPort)",
-                configDirectory: config.directory, logger: Logger(label: "zhifa.demo"))))
+                configDirectory: config.directory,
+                opinions: .init(topic: config.topics.review,
+                                consumer: config.consumerConfiguration(bootstrap: broker.cluster.bootstrapServers, group: "zhifa-demo", role: "demo")),
+                logger: Logger(label: "zhifa.demo"))))
         }
         let group = ServiceGroup(configuration: .init(
             services: stoppingInOrderOnFailure(services), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -5,7 +5,7 @@ import TestSupport
 /// The README's first command ends in `zhifa up --demo`: what a newcomer sees must be right.
 @Suite("zhifa up --demo through the binary")
 struct DemoEndToEndTests {
-    @Test("zhifa up --demo publishes current decisions on time, queues major drafts for reviewers, and reports no violation")
+    @Test("zhifa up --demo publishes current decisions on time, queues major drafts for reviewers, issues one once a reviewer approves it, and reports no violation")
     func demoShowsAWorkingTown() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
@@ -36,6 +36,20 @@ struct DemoEndToEndTests {
         }
         #expect(tasks.allSatisfy { $0["state"] as? String == "open" && $0["overdue"] as? Bool == false })
 
+        // A reviewer approves one: the demo's case system issues it, and it is published on time.
+        let claimed = try await http.post(review + "/v1/review/tasks/claim", token: token)
+        let taskId = try #require(claimed.json?["taskId"] as? String, "claim answered \(claimed.status)")
+        let decisionId = try #require(claimed.json?["decisionId"] as? String)
+        let approved = try await http.post(review + "/v1/review/tasks/\(taskId)/opinion", token: token, json: ["opinion": "approve"])
+        #expect(approved.status == 200)
+        var published: [String: Any]? = nil
+        try await eventually("the approved decision \(decisionId) on the public feed", timeout: .seconds(120)) {
+            let items = try await http.get(publicity + "/feed.json").json?["items"] as? [[String: Any]] ?? []
+            published = items.first { ($0["_zhifa"] as? [String: Any])?["decisionId"] as? String == decisionId }
+            return published != nil
+        }
+        #expect((published?["_zhifa"] as? [String: Any])?["late"] as? Bool == false)
+
         up.signal(SIGINT)
         #expect(try await up.waitForExit() == 0)
         let log = up.errorOutput
@@ -43,5 +57,7 @@ struct DemoEndToEndTests {
         #expect(violation == nil, "the demo issued a major decision before review: \(violation ?? "")")
         let paused = log.split(separator: "\n").first { $0.contains("demo traffic paused after an error") }
         #expect(paused == nil, "\(paused ?? "")")
+        let refused = log.split(separator: "\n").first { $0.contains("demo: event not accepted") || $0.contains("demo: could not") }
+        #expect(refused == nil, "\(refused ?? "")")
     }
 }
