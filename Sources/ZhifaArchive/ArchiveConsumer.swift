@@ -232,6 +232,8 @@ public struct RetentionSweeper: Sendable {
         do {
             let n = try await store.applyRetention(rules: rules, now: Date())
             if n > 0 { logger.notice("retention: payloads past their period removed, tombstones written", metadata: ["removed": "\(n)"]) }
+        } catch is CancellationError {
+            // Stopping: the next start sweeps again.
         } catch {
             logger.warning("retention sweep failed; will retry", metadata: ["error": "\(error)"])
         }

@@ -17,7 +17,11 @@ public struct DemoTraffic: Service {
     let ingestURL: String
     let configDirectory: URL
     let opinions: OpinionSource?
+    let numberingFile: URL?
     let logger: Logger
+
+    /// The file in the data directory that keeps the demo's numbering between runs.
+    public static let numberingFileName = "demo-numbering.json"
 
     /// Where reviewers' opinions are read: the review topic, in a consumer group of the demo's own.
     public struct OpinionSource: Sendable {
@@ -30,8 +34,11 @@ public struct DemoTraffic: Service {
     }
 
     /// A demo sending to the ingest at `ingestURL`; with `opinions`, major decisions are issued
-    /// once approved (without, they stay at their draft).
-    public init(rules: RulesBook, settings: SimulatorSettings, ingestURL: String, configDirectory: URL, opinions: OpinionSource?, logger: Logger) {
+    /// once approved (without, they stay at their draft); with `numberingFile`, case and document
+    /// numbers go on from the previous run's.
+    public init(rules: RulesBook, settings: SimulatorSettings, ingestURL: String, configDirectory: URL, opinions: OpinionSource?,
+                numberingFile: URL?, logger: Logger) {
+        self.numberingFile = numberingFile
         self.rules = rules
         self.settings = settings
         self.ingestURL = ingestURL
@@ -41,6 +48,7 @@ public struct DemoTraffic: Service {
     }
 
     public func run() async throws {
+        let previous = try numberingFile.flatMap { try Numbering.Saved.load(from: $0) }
         let client = IngestClient(baseURL: ingestURL, configDirectory: configDirectory)
         let held = Shared(HeldDecisions())
         let sink = HTTPSink(client: client, logger: logger)
@@ -51,7 +59,7 @@ public struct DemoTraffic: Service {
             }
             let watcher = opinions.map { source in Task { await watchOpinions(source, held: held, sink: sink) } }
             var round: UInt64 = 0
-            var numbering = Numbering(runStart: Date())
+            var numbering = Numbering(runStart: Date(), continuing: previous)
             while !Task.isCancelled {
                 round += 1
                 let now = Date()
@@ -60,6 +68,13 @@ public struct DemoTraffic: Service {
                     let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
                                                         numbering: &numbering, held: &holding)
                     if opinions != nil { held.state.withLock { $0.merge(holding) } }
+                    if let numberingFile {
+                        do { try numbering.saved.save(to: numberingFile) } catch {
+                            logger.warning("demo traffic cannot keep its numbering; a restarted demo may repeat document numbers", metadata: [
+                                "file": "\(numberingFile.path)", "error": "\(error)",
+                            ])
+                        }
+                    }
                     let summary = try await SimulationRunner.run(
                         cases, rate: settings.demoRate, sink: sink, concurrency: 2,
                         seed: round, start: start, transport: "http", logger: logger)
@@ -153,15 +168,47 @@ public struct DemoTraffic: Service {
     }
 
     /// Where the demo's numbering stands. Case and decision ids end with the run's id, and case
-    /// and document numbers go on from round to round, so no two simulated cases share an id or
-    /// a 决定书文号 (a restarted demo numbers its documents from 1 again, under a new run id).
+    /// and document numbers go on from round to round — and from run to run, through the file
+    /// `demo-numbering.json` in the data directory — so no two simulated cases share an id or a
+    /// 决定书文号, even in stores kept from an earlier run.
     public struct Numbering: Sendable {
         /// The run's start in seconds, base 36.
         public let runId: String
         public var lastCase = 0
         public var lastDocument = 0
 
-        public init(runStart: Date) { runId = String(UInt64(max(0, runStart.timeIntervalSince1970)), radix: 36) }
+        /// A run's numbering, going on from `previous` (an earlier run's last numbers), if any.
+        public init(runStart: Date, continuing previous: Saved? = nil) {
+            runId = String(UInt64(max(0, runStart.timeIntervalSince1970)), radix: 36)
+            lastCase = previous?.lastCase ?? 0
+            lastDocument = previous?.lastDocument ?? 0
+        }
+
+        /// The numbers a later run goes on from.
+        public var saved: Saved { Saved(lastCase: lastCase, lastDocument: lastDocument) }
+
+        /// The last numbers used, as kept between runs.
+        public struct Saved: Codable, Sendable, Equatable {
+            public var lastCase: Int
+            public var lastDocument: Int
+            public init(lastCase: Int, lastDocument: Int) {
+                self.lastCase = lastCase
+                self.lastDocument = lastDocument
+            }
+
+            /// The numbers kept in `file`; nil when there is no such file (a first run).
+            public static func load(from file: URL) throws -> Saved? {
+                guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+                do { return try JSONDecoder().decode(Saved.self, from: Data(contentsOf: file)) } catch {
+                    throw DemoNumberingError(description: "\(file.path) cannot be read (\(error)); delete it to number demo cases from 1 again")
+                }
+            }
+
+            /// Keeps the numbers in `file` (written whole, then renamed into place).
+            public func save(to file: URL) throws {
+                try JSONEncoder().encode(self).write(to: file, options: .atomic)
+            }
+        }
     }
 }
 
@@ -169,4 +216,9 @@ public struct DemoTraffic: Service {
 final class Shared<Value: Sendable>: Sendable {
     let state: Mutex<Value>
     init(_ value: Value) { state = Mutex(value) }
+}
+
+/// The demo's numbering file cannot be read.
+public struct DemoNumberingError: Error, CustomStringConvertible, Sendable {
+    public var description: String
 }

@@ -150,16 +150,23 @@ struct DemoTrafficTests {
         }
     }
 
-    @Test("rounds of one run, and of a restarted run, never share a case, a decision or an event; within a run, nor an act or a document number")
+    @Test("rounds of one run, and of a run restarted on the same data directory, never share a case, a decision, an event, an act or a document number")
     func roundsNeverCollide() throws {
         let now = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(9 * 3_600)
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let file = dir.url.appendingPathComponent(DemoTraffic.numberingFileName)
         var caseIds: [String: Int] = [:], decisionIds: [String: Int] = [:], eventIds: [String: Int] = [:]
+        var documents: [String: Int] = [:], actionIds: [String: Int] = [:]
         for (run, runStart) in [now, now.addingTimeInterval(3_600)].enumerated() {
-            var numbering = DemoTraffic.Numbering(runStart: runStart)
-            var documents: [String: Int] = [:], actionIds: [String: Int] = [:]
+            // The second run goes on from the numbers the first kept in its data directory.
+            let kept = try DemoTraffic.Numbering.Saved.load(from: file)
+            #expect((kept == nil) == (run == 0))
+            var numbering = DemoTraffic.Numbering(runStart: runStart, continuing: kept)
             // Seeds that agree modulo 1,000, as two rounds' seeds may.
             for seed in [UInt64(1_005), 2_005, 3_005].map({ $0 + UInt64(run) * 10_000 }) {
                 let (cases, _) = try DemoTraffic.round(rules: Self.rules, settings: Self.config.simulator, seed: seed, now: now, numbering: &numbering)
+                try numbering.saved.save(to: file)
                 for c in cases {
                     caseIds[c.caseId, default: 0] += 1
                     for e in try decoded(c) {
@@ -175,10 +182,10 @@ struct DemoTrafficTests {
                     }
                 }
             }
-            #expect(documents.filter { $0.value > 1 }.isEmpty, "run \(run): document numbers used twice: \(documents.filter { $0.value > 1 }.keys.sorted())")
-            #expect(documents.count >= 15)
-            #expect(Set(actionIds.keys.map { $0.split(separator: "|")[1] }).count == actionIds.count, "run \(run): an act id is used in two cases")
         }
+        #expect(documents.filter { $0.value > 1 }.isEmpty, "document numbers used twice: \(documents.filter { $0.value > 1 }.keys.sorted())")
+        #expect(documents.count >= 30)
+        #expect(Set(actionIds.keys.map { $0.split(separator: "|")[1] }).count == actionIds.count, "an act id is used in two cases")
         #expect(caseIds.count == 60)
         #expect(caseIds.filter { $0.value > 1 }.isEmpty, "case ids used twice: \(caseIds.filter { $0.value > 1 }.keys.sorted())")
         #expect(decisionIds.filter { $0.value > 1 }.isEmpty, "decision ids used twice: \(decisionIds.filter { $0.value > 1 }.keys.sorted())")
