@@ -29,6 +29,15 @@ struct HeldDecisionsTests {
         return (held, sent)
     }
 
+    /// Held rounds and their first major case, with its decision id.
+    func firstHeld() throws -> (HeldDecisions, SimulatedCase, String) {
+        let (held, sent) = try heldRounds()
+        let firstMajor = sent.first { $0.major }
+        let c = try #require(firstMajor)
+        let draftedId = try decisionId(c)
+        return (held, c, try #require(draftedId))
+    }
+
     func decisionId(_ c: SimulatedCase) throws -> String? {
         for e in c.events {
             if case .decisionDrafted(let d) = try EnforcementEvent.decode(e.event).payload { return d.decisionId }
@@ -59,11 +68,7 @@ struct HeldDecisionsTests {
 
     @Test("an approval issues the decision when it arrives, naming the opinion, contract-valid and on time for publication; its service follows hours later")
     func approvalIssuesTheDecision() throws {
-        var (held, sent) = try heldRounds()
-        let firstMajor = sent.first { $0.major }
-        let c = try #require(firstMajor)
-        let draftedId = try decisionId(c)
-        let id = try #require(draftedId)
+        var (held, c, id) = try firstHeld()
         let approvedAt = Self.now.addingTimeInterval(2 * 3_600 + 17)
         let released = try held.opinion(opinion(.approve, on: c, decisionId: id), now: approvedAt)
         #expect(!held.isHeld(id))
@@ -105,11 +110,7 @@ struct HeldDecisionsTests {
 
     @Test("a return sends the draft again, dated now under a new id, and keeps the decision held until an approval")
     func returnBringsTheNextDraft() throws {
-        var (held, sent) = try heldRounds()
-        let firstMajor = sent.first { $0.major }
-        let c = try #require(firstMajor)
-        let draftedId = try decisionId(c)
-        let id = try #require(draftedId)
+        var (held, c, id) = try firstHeld()
         let lastDraft = c.events.last { $0.event.type == EventType.decisionDrafted.rawValue }
         let original = try #require(lastDraft)
         let returnedAt = Self.now.addingTimeInterval(3_600)
