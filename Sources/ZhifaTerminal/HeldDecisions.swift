@@ -89,8 +89,9 @@ public struct HeldDecisions: Sendable {
         case .approve:
             held[o.decisionId] = nil
             order.removeAll { $0 == o.decisionId }
-            // Issued when the approval arrives (whole seconds, never before the planned time).
-            let shift = max(0, (now.timeIntervalSince(h.issuedAt)).rounded(.up))
+            // Issued when the approval arrives: in its second, so it is sent now (never dated
+            // after now, and never before the planned time).
+            let shift = max(0, now.timeIntervalSince(h.issuedAt).rounded(.down))
             var released: [SimulatedEvent] = []
             for event in h.tail {
                 var e = try event.moved(by: shift)
@@ -108,7 +109,6 @@ public struct HeldDecisions: Sendable {
             var next = try h.draft.moved(by: shift)
             next.event.id = "\(h.draft.event.id)-v\(h.redrafts + 1)"
             h.draft = next
-            // The decision follows its new draft by as long as it followed the first.
             held[o.decisionId] = h
             return [next]
         }
