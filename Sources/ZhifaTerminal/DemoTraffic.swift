@@ -104,7 +104,9 @@ public struct DemoTraffic: Service {
             return
         }
         while !Task.isCancelled {
-            let batch = await consumer.nextBatch(max: 256, until: .now + .seconds(1))
+            // Wakes for an opinion, or when the next released event is due (nothing is polled).
+            let due = held.state.withLock { $0.nextDue }.map { max(0, $0.timeIntervalSinceNow) } ?? 3_600
+            let batch = await consumer.nextBatch(max: 256, until: .now + .milliseconds(Int64(due * 1_000)))
             var toSend: [SimulatedEvent] = []
             for m in batch {
                 defer { consumer.markDone(m) }

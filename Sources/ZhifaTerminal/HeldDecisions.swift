@@ -14,9 +14,8 @@ import ZhifaDomain
 ///
 /// Pure: the caller sends what it returns.
 public struct HeldDecisions: Sendable {
-    /// One held decision: its case, its draft, and its events from `decision.issued` on.
+    /// One held decision: its draft, and its case's events from `decision.issued` on.
     struct Held: Sendable {
-        var caseId: String
         var draft: SimulatedEvent
         var tail: [SimulatedEvent]
         var issuedAt: Date
@@ -41,8 +40,8 @@ public struct HeldDecisions: Sendable {
     /// Whether `decisionId` is held.
     public func isHeld(_ decisionId: String) -> Bool { held[decisionId] != nil }
 
-    /// Released events still waiting for their time.
-    public var scheduledCount: Int { scheduled.count }
+    /// When the next released event waiting for its time is due, if any.
+    public var nextDue: Date? { scheduled.first?.time }
 
     /// Holds `full`'s major decision: returns the case as sent now — its events dated by `now`,
     /// up to the decision's draft. A case without a draft and an issued decision is returned as
@@ -57,8 +56,7 @@ public struct HeldDecisions: Sendable {
         }
         // Not held when its draft is not sent yet (it is dated after now).
         guard known.events.contains(where: { $0.event.id == draft.event.id }) else { return known }
-        held[decisionId] = Held(caseId: full.caseId, draft: draft, tail: Array(full.events[issuedIndex...]),
-                                issuedAt: full.events[issuedIndex].time)
+        held[decisionId] = Held(draft: draft, tail: Array(full.events[issuedIndex...]), issuedAt: full.events[issuedIndex].time)
         order.append(decisionId)
         trim()
         return known
@@ -92,11 +90,8 @@ public struct HeldDecisions: Sendable {
             // Issued when the approval arrives: in its second, so it is sent now (never dated
             // after now, and never before the planned time).
             let shift = max(0, now.timeIntervalSince(h.issuedAt).rounded(.down))
-            var released: [SimulatedEvent] = []
-            for event in h.tail {
-                var e = try event.moved(by: shift)
-                if e.event.type == EventType.decisionIssued.rawValue { e = try e.settingData("reviewOpinionRef", .string(o.opinionId)) }
-                released.append(e)
+            let released = try h.tail.map { event in
+                try event.moved(by: shift, setting: event.event.type == EventType.decisionIssued.rawValue ? ("reviewOpinionRef", .string(o.opinionId)) : nil)
             }
             let sendNow = released.filter { $0.time <= now }
             let later = released.filter { $0.time > now && $0.time <= now.addingTimeInterval(horizon) }
@@ -129,23 +124,19 @@ public struct HeldDecisions: Sendable {
 
 extension SimulatedEvent {
     /// The same event `seconds` later: its `time` and every date-time in its data move together
-    /// (calendar dates, such as a birth date, stay).
-    public func moved(by seconds: TimeInterval) throws -> SimulatedEvent {
-        guard seconds != 0 else { return self }
+    /// (calendar dates, such as a birth date, stay); with `setting`, that data member is set too.
+    public func moved(by seconds: TimeInterval, setting member: (key: String, value: JSONValue)? = nil) throws -> SimulatedEvent {
+        guard seconds != 0 || member != nil else { return self }
         var copy = self
         copy.time = time.addingTimeInterval(seconds)
         copy.event.time = ChinaTime.format(copy.time)
-        copy.event.data = Self.moving(try JSONParser.parse(event.data), by: seconds).jsonBytes
-        return copy
-    }
-
-    /// The same event with the data member `key` set to `value`.
-    func settingData(_ key: String, _ value: JSONValue) throws -> SimulatedEvent {
-        guard case .object(var o) = try JSONParser.parse(event.data) else { return self }
-        o.members.removeAll { $0.key == key }
-        o.members.append((key, value))
-        var copy = self
-        copy.event.data = JSONValue.object(o).jsonBytes
+        var data = Self.moving(try JSONParser.parse(event.data), by: seconds)
+        if let member, case .object(var o) = data {
+            o.members.removeAll { $0.key == member.key }
+            o.members.append(member)
+            data = .object(o)
+        }
+        copy.event.data = data.jsonBytes
         return copy
     }
 

@@ -100,8 +100,11 @@ struct HeldDecisionsTests {
         #expect(!entry.late)
 
         // The decision's service, dated five hours later, is due then and not before.
+        let nextDue = try #require(held.nextDue, "nothing is scheduled after the approval")
+        #expect(nextDue > approvedAt.addingTimeInterval(3_600) && nextDue <= approvedAt.addingTimeInterval(6 * 3_600), "next due at \(nextDue)")
         #expect(held.due(at: approvedAt.addingTimeInterval(3_600)).isEmpty)
         let later = held.due(at: approvedAt.addingTimeInterval(6 * 3_600))
+        #expect(held.nextDue == nil)
         let served = try later.map { try EnforcementEvent.decode($0.event).payload }
         #expect(served.contains { if case .noticeServed(let n) = $0 { n.decisionId == id && n.noticeType == .decisionService } else { false } },
                 "after the approval: \(later.map(\.event.type))")
