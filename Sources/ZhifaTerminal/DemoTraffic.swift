@@ -18,10 +18,14 @@ public struct DemoTraffic: Service {
     let configDirectory: URL
     let opinions: OpinionSource?
     let numberingFile: URL?
+    let heldFile: URL?
     let logger: Logger
 
     /// The file in the data directory that keeps the demo's numbering between runs.
     public static let numberingFileName = "demo-numbering.json"
+    /// The file in the data directory that keeps the major decisions the demo holds for review
+    /// between runs, so an approval given after a restart still issues its decision.
+    public static let heldFileName = "demo-held.json"
 
     /// Where reviewers' opinions are read: the review topic, in a consumer group of the demo's own.
     public struct OpinionSource: Sendable {
@@ -35,10 +39,11 @@ public struct DemoTraffic: Service {
 
     /// A demo sending to the ingest at `ingestURL`; with `opinions`, major decisions are issued
     /// once approved (without, they stay at their draft); with `numberingFile`, case and document
-    /// numbers go on from the previous run's.
+    /// numbers go on from the previous run's; with `heldFile`, so do the decisions held for review.
     public init(rules: RulesBook, settings: SimulatorSettings, ingestURL: String, configDirectory: URL, opinions: OpinionSource?,
-                numberingFile: URL?, logger: Logger) {
+                numberingFile: URL?, heldFile: URL? = nil, logger: Logger) {
         self.numberingFile = numberingFile
+        self.heldFile = heldFile
         self.rules = rules
         self.settings = settings
         self.ingestURL = ingestURL
@@ -49,15 +54,20 @@ public struct DemoTraffic: Service {
 
     public func run() async throws {
         let previous = try numberingFile.flatMap { try Numbering.Saved.load(from: $0) }
+        let heldStore = heldFile.map { DemoStateFile<HeldDecisions>(url: $0, ifDeleted: "forget the major decisions an earlier demo held for review") }
+        let kept = try heldStore?.load()
+        if let kept, kept.count > 0 {
+            logger.info("demo traffic: major decisions held for review by an earlier run are held again", metadata: ["decisions": "\(kept.count)"])
+        }
         let client = IngestClient(baseURL: ingestURL, configDirectory: configDirectory)
-        let held = Shared(HeldDecisions())
+        let held = Shared(kept ?? HeldDecisions())
         let sink = HTTPSink(client: client, logger: logger)
         await cancelWhenGracefulShutdown {
             // Wait for the ingest to listen.
             while !Task.isCancelled, (try? await client.get("/healthz"))?.status != 200 {
                 try? await Task.sleep(for: .milliseconds(200))
             }
-            let watcher = opinions.map { source in Task { await watchOpinions(source, held: held, sink: sink) } }
+            let watcher = opinions.map { source in Task { await watchOpinions(source, held: held, store: heldStore, sink: sink) } }
             var round: UInt64 = 0
             var numbering = Numbering(runStart: Date(), continuing: previous)
             while !Task.isCancelled {
@@ -67,7 +77,13 @@ public struct DemoTraffic: Service {
                     var holding = HeldDecisions()
                     let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
                                                         numbering: &numbering, held: &holding)
-                    if opinions != nil { held.state.withLock { $0.merge(holding) } }
+                    if opinions != nil {
+                        let snapshot = held.state.withLock { all in
+                            all.merge(holding)
+                            return all
+                        }
+                        keep(snapshot, in: heldStore)
+                    }
                     if let numberingFile {
                         do { try numbering.saved.save(to: numberingFile) } catch {
                             logger.warning("demo traffic cannot keep its numbering; a restarted demo may repeat document numbers", metadata: [
@@ -94,7 +110,11 @@ public struct DemoTraffic: Service {
 
     /// Reads reviewers' opinions and sends what they release: an approved decision is issued, a
     /// returned one drafted again; released events dated later are sent when their time comes.
-    func watchOpinions(_ source: OpinionSource, held: Shared<HeldDecisions>, sink: HTTPSink) async {
+    ///
+    /// An opinion is marked done only after what it released was sent and the held decisions were
+    /// kept in `store`, so a demo stopped in between reads it again (the ingest takes a resent event
+    /// once: the ids are the same).
+    func watchOpinions(_ source: OpinionSource, held: Shared<HeldDecisions>, store: DemoStateFile<HeldDecisions>?, sink: HTTPSink) async {
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(configuration: source.consumer, logger: logger)
@@ -109,7 +129,6 @@ public struct DemoTraffic: Service {
             let batch = await consumer.nextBatch(max: 256, until: .now + .milliseconds(Int64(due * 1_000)))
             var toSend: [SimulatedEvent] = []
             for m in batch {
-                defer { consumer.markDone(m) }
                 guard m.headers.text("ce_type") == ReviewEventType.opinion.rawValue,
                       let opinion = try? InternalEvents.decode(ReviewOpinionEvent.self, from: m) else { continue }
                 do {
@@ -125,18 +144,34 @@ public struct DemoTraffic: Service {
                 }
             }
             toSend += held.state.withLock { $0.due(at: Date()) }
-            for e in toSend {
-                do {
-                    if case .failed(let why) = try await sink.send(e) {
-                        logger.warning("demo: event not accepted", metadata: ["id": "\(e.event.id)", "type": "\(e.event.type)", "reason": "\(why)"])
+            if !toSend.isEmpty {
+                for e in toSend {
+                    do {
+                        if case .failed(let why) = try await sink.send(e) {
+                            logger.warning("demo: event not accepted", metadata: ["id": "\(e.event.id)", "type": "\(e.event.type)", "reason": "\(why)"])
+                        }
+                    } catch {
+                        if Task.isCancelled { break }
+                        logger.warning("demo: could not send an event", metadata: ["id": "\(e.event.id)", "error": "\(error)"])
                     }
-                } catch {
-                    if Task.isCancelled { break }
-                    logger.warning("demo: could not send an event", metadata: ["id": "\(e.event.id)", "error": "\(error)"])
                 }
+                // Stopped part-way: the file keeps the decisions as before and the opinions are read again.
+                if Task.isCancelled { break }
+                keep(held.state.withLock { $0 }, in: store)
             }
+            for m in batch { consumer.markDone(m) }
         }
         await consumer.close()
+    }
+
+    /// Keeps the held decisions for a restarted demo; a failure is logged, and the demo goes on.
+    func keep(_ held: HeldDecisions, in store: DemoStateFile<HeldDecisions>?) {
+        guard let store else { return }
+        do { try store.save(held) } catch {
+            logger.warning("demo traffic cannot keep the decisions it holds for review; after a restart, approving them issues nothing", metadata: [
+                "file": "\(store.url.path)", "error": "\(error)",
+            ])
+        }
     }
 
     /// One round of demo cases as known at `now`: ten cases whose decisions were issued in the
@@ -200,15 +235,12 @@ public struct DemoTraffic: Service {
 
             /// The numbers kept in `file`; nil when there is no such file (a first run).
             public static func load(from file: URL) throws -> Saved? {
-                guard FileManager.default.fileExists(atPath: file.path) else { return nil }
-                do { return try JSONDecoder().decode(Saved.self, from: Data(contentsOf: file)) } catch {
-                    throw DemoNumberingError(description: "\(file.path) cannot be read (\(error)); delete it to number demo cases from 1 again")
-                }
+                try DemoStateFile<Saved>(url: file, ifDeleted: "number demo cases from 1 again").load()
             }
 
             /// Keeps the numbers in `file` (written whole, then renamed into place).
             public func save(to file: URL) throws {
-                try JSONEncoder().encode(self).write(to: file, options: .atomic)
+                try DemoStateFile<Saved>(url: file, ifDeleted: "").save(self)
             }
         }
     }
@@ -220,7 +252,3 @@ final class Shared<Value: Sendable>: Sendable {
     init(_ value: Value) { state = Mutex(value) }
 }
 
-/// The demo's numbering file cannot be read.
-public struct DemoNumberingError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-}

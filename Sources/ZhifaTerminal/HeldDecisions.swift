@@ -12,10 +12,11 @@ import ZhifaDomain
 /// - A return (存在问题) sends the draft again, dated now under a new event id: its next version,
 ///   which the review queues as a new task linked to the returned one.
 ///
-/// Pure: the caller sends what it returns.
-public struct HeldDecisions: Sendable {
+/// Pure: the caller sends what it returns. Codable, so a restarted demo still holds what its
+/// reviewers' queue holds (`demo-held.json` in the data directory).
+public struct HeldDecisions: Sendable, Codable {
     /// One held decision: its draft, and its case's events from `decision.issued` on.
-    struct Held: Sendable {
+    struct Held: Sendable, Codable {
         var draft: SimulatedEvent
         var tail: [SimulatedEvent]
         var issuedAt: Date
@@ -29,8 +30,12 @@ public struct HeldDecisions: Sendable {
     private var scheduled: [SimulatedEvent] = []
     /// Released events dated later than this after their release are dropped.
     public var horizon: TimeInterval = 86_400
-    /// At most this many decisions are held (a demo left running for days forgets the oldest).
-    public var capacity = 10_000
+    /// At most this many decisions are held (a demo left running for days forgets the oldest; the
+    /// file that keeps them for a restart stays a few megabytes).
+    public var capacity = 2_000
+
+    /// What a restarted demo goes on from (the limits are settings, not state).
+    enum CodingKeys: String, CodingKey { case held, order, scheduled }
 
     public init() {}
 

@@ -35,7 +35,8 @@ struct UpCommand: AsyncParsableCommand {
                 configDirectory: config.directory,
                 opinions: .init(topic: config.topics.review,
                                 consumer: config.consumerConfiguration(bootstrap: broker.cluster.bootstrapServers, group: "zhifa-demo", role: "demo")),
-                numberingFile: dataDir.path(DemoTraffic.numberingFileName), logger: Logger(label: "zhifa.demo"))))
+                numberingFile: dataDir.path(DemoTraffic.numberingFileName), heldFile: dataDir.path(DemoTraffic.heldFileName),
+                logger: Logger(label: "zhifa.demo"))))
         }
         let group = ServiceGroup(configuration: .init(
             services: stoppingInOrderOnFailure(services), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

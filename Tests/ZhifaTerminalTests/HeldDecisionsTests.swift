@@ -112,6 +112,37 @@ struct HeldDecisionsTests {
         #expect(try held.opinion(opinion(.approve, on: c, decisionId: id), now: approvedAt).isEmpty)
     }
 
+    @Test("what the demo holds survives a restart: read back from its file, a held decision is released by an approval exactly as before, and a released service still waits for its time")
+    func heldDecisionsSurviveARestart() throws {
+        var (held, c, id) = try firstHeld()
+        let (_, sent) = try heldRounds()
+        // One other decision approved before the restart: its service is scheduled for later.
+        let secondMajor = sent.filter(\.major).dropFirst().first
+        let otherCase = try #require(secondMajor)
+        let otherDecision = try decisionId(otherCase)
+        let otherId = try #require(otherDecision)
+        _ = try held.opinion(opinion(.approve, on: otherCase, decisionId: otherId), now: Self.now)
+        let scheduledDue = try #require(held.nextDue)
+
+        let file = try JSONEncoder().encode(held)
+        var restarted = try JSONDecoder().decode(HeldDecisions.self, from: file)
+        #expect(restarted.count == held.count)
+        #expect(restarted.isHeld(id) && !restarted.isHeld(otherId))
+        #expect(restarted.nextDue == scheduledDue)
+
+        let approvedAt = Self.now.addingTimeInterval(3_600)
+        let before = try held.opinion(opinion(.approve, on: c, decisionId: id), now: approvedAt)
+        let after = try restarted.opinion(opinion(.approve, on: c, decisionId: id), now: approvedAt)
+        #expect(!after.isEmpty)
+        #expect(after.map(\.event) == before.map(\.event))
+        #expect(after.map(\.time) == before.map(\.time))
+        #expect(after.map(\.deviceId) == before.map(\.deviceId))
+        let serviceBefore = held.due(at: scheduledDue)
+        let serviceAfter = restarted.due(at: scheduledDue)
+        #expect(!serviceAfter.isEmpty)
+        #expect(serviceAfter.map(\.event) == serviceBefore.map(\.event))
+    }
+
     @Test("a return sends the draft again, dated now under a new id, and keeps the decision held until an approval")
     func returnBringsTheNextDraft() throws {
         var (held, c, id) = try firstHeld()
