@@ -78,6 +78,12 @@ public final class ZhifaProcess: Sendable {
         return process.terminationStatus
     }
 
+    /// A test that ends early (a failed `#require`, a timeout) leaves no server running: whatever
+    /// still runs when the test lets go of it is killed.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// SIGTERM, then wait; SIGKILL if it does not stop.
     public func stop() async {
         guard process.isRunning else { return }
