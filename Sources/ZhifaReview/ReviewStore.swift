@@ -69,6 +69,7 @@ public final class SQLiteReviewStore: ReviewStore {
                 CREATE TABLE IF NOT EXISTS segments (
                     segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL);
                 CREATE INDEX IF NOT EXISTS segments_device ON segments (device_id, started);
+                CREATE INDEX IF NOT EXISTS segments_device_sha ON segments (device_id, sha256);
                 CREATE TABLE IF NOT EXISTS decisions (
                     case_id TEXT NOT NULL, decision_id TEXT NOT NULL, agency_id TEXT NOT NULL, major INTEGER NOT NULL,
                     findings_hash TEXT NOT NULL, cleared INTEGER NOT NULL, violation INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0,
@@ -141,25 +142,36 @@ public final class SQLiteReviewStore: ReviewStore {
     }
 
     public func predecessor(of s: AVSegmentRegistered, pending: AVSegmentRegistered? = nil) async throws -> DevicePredecessor {
-        let stored: (started: Double, id: String, p: DevicePredecessor)? = try await pool.read { db in
+        // The pending segment counts as stored (it is being processed).
+        let pendingHere = pending.flatMap { $0.deviceId == s.deviceId && $0.segmentId != s.segmentId ? $0 : nil }
+        let named = s.previousSegmentSha256
+        let stored: (started: Double, id: String, sha: String, ended: Double, namedIsStored: Bool)? = try await pool.read { db in
             let row = try Row.fetchOne(db, sql: """
                 SELECT segment_id, sha256, started, ended FROM segments
                 WHERE device_id = ? AND segment_id != ? AND (started < ? OR (started = ? AND segment_id < ?))
                 ORDER BY started DESC, segment_id DESC LIMIT 1
                 """, arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
             guard let row else { return nil }
-            return (row["started"], row["segment_id"],
-                    .known(segmentId: row["segment_id"], sha256: row["sha256"], endedAt: Date(timeIntervalSince1970: row["ended"])))
+            let sha: String = row["sha256"]
+            var namedIsStored = true
+            if let named, named != sha {
+                namedIsStored = try Bool.fetchOne(db, sql: "SELECT 1 FROM segments WHERE device_id = ? AND sha256 = ? AND segment_id != ? LIMIT 1",
+                                                  arguments: [s.deviceId, named, s.segmentId]) ?? false
+            }
+            return (row["started"], row["segment_id"], sha, row["ended"], namedIsStored)
         }
         // The pending segment wins when it lies between the stored predecessor and `s` (same order as the SQL).
-        if let n = pending, n.deviceId == s.deviceId, n.segmentId != s.segmentId {
+        if let n = pendingHere {
             let key = (n.startedAt.date.timeIntervalSince1970, n.segmentId)
             let target = (s.startedAt.date.timeIntervalSince1970, s.segmentId)
             if key < target, stored.map({ ($0.started, $0.id) < key }) ?? true {
-                return .known(segmentId: n.segmentId, sha256: n.sha256, endedAt: n.endedAt.date)
+                let namedIsKnown = named == nil || named == n.sha256 || (stored.map { $0.sha == named || $0.namedIsStored } ?? false)
+                return .known(segmentId: n.segmentId, sha256: n.sha256, endedAt: n.endedAt.date, namedIsKnown: namedIsKnown)
             }
         }
-        return stored?.p ?? .none
+        guard let stored else { return .none }
+        return .known(segmentId: stored.id, sha256: stored.sha, endedAt: Date(timeIntervalSince1970: stored.ended),
+                      namedIsKnown: stored.namedIsStored || named == pendingHere?.sha256)
     }
 
     public func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? {

@@ -34,6 +34,33 @@ public enum ExampleEvents {
         }
     }
 
+    /// The simple (on-the-spot) case as case `n`: new ids, every time `n` hours later, its recording
+    /// on the same camera (DSJ-0009) with hash `sha` naming `previous` as its predecessor; and a
+    /// closing an hour after it.
+    public static func simpleCopy(_ n: Int, sha: String, previous: String?) throws -> [CloudEvent] {
+        let closing = Array(#"{"specversion":"1.0","id":"evt-0025","source":"urn:zhifa:agency:WQ-DWGZ-ZHZF","type":"cn.zhifa.case.closed.v1","#.utf8)
+            + Array(#""time":"2024-07-02T09:41:00+08:00","datacontenttype":"application/json","data":{"caseId":"WQ-DWGZ-2024-S-0088","#.utf8)
+            + Array(#""closedAt":"2024-07-02T09:41:00+08:00","outcome":"executed"}}"#.utf8)
+        let texts = try files(in: contractDirectory.appendingPathComponent("examples")).filter { $0.lastPathComponent.hasPrefix("simple") }
+            .map { try String(contentsOf: $0, encoding: .utf8) } + [String(decoding: closing, as: UTF8.self)]
+        return try texts.map { original in
+            var text = original
+            for (a, b) in [("WQ-DWGZ-2024-S-0088", "WQ-DWGZ-2024-S-0088-\(n)"), ("\"evt-", "\"evt-s\(n)-"), ("DEC-S-0088", "DEC-S-0088-\(n)"),
+                           ("SEG-DSJ0009-0101", "SEG-DSJ0009-0101-\(n)"), ("ACT-S-0088-1", "ACT-S-0088-\(n)"),
+                           ("2024-07-02T08:", "2024-07-02T<8>:"), ("2024-07-02T09:", "2024-07-02T<9>:"),
+                           ("<8>", String(format: "%02d", 8 + n)), ("<9>", String(format: "%02d", 9 + n)),
+                           ("901b432f55d8dbffb5c6888421c1ccf9681bb4a62baf426803198f56b6a370a8", sha)] {
+                text = text.replacingOccurrences(of: a, with: b)
+            }
+            var value = try JSONParser.parse(text)
+            if let previous, value["type"]?.stringValue == EventType.avSegmentRegistered.rawValue {
+                value = value.set("data.previousSegmentSha256", .string(previous))
+            }
+            guard case .valid = EventValidator.contract.validate(value) else { throw TimedOut(description: "simple case copy \(n) breaks the contract") }
+            return try StructuredCloudEvent.event(from: value, raw: Array(value.jsonText.utf8))
+        }
+    }
+
     /// Produces events to the events topic in binary mode and waits for acknowledgement.
     public static func send(_ events: [CloudEvent], bootstrap: String) async throws {
         let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: KafkaClientSettings(bootstrapServers: bootstrap, clientId: "test-terminal")), logger: testLogger())

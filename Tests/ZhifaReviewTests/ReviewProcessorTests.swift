@@ -92,6 +92,32 @@ struct ReviewProcessorTests {
         await f.close()
     }
 
+    @Test("one camera's recordings in three cases, the third processed before the second (another partition): its AV check waits instead of failing, and passes once the second has arrived")
+    func recordingsOfOtherCasesOutOfOrder() async throws {
+        let f = try ProcessorFixture()
+        let shas = (1...3).map { String(repeating: "\($0)", count: 64) }
+        let cases = try (1...3).map { n in try ExampleEvents.simpleCopy(n, sha: shas[n - 1], previous: n > 1 ? shas[n - 2] : nil) }
+        /// The AV integrity result in the findings a handled event produced, if it produced any.
+        func avIntegrity(_ outputs: [KafkaRecord]) throws -> String? {
+            for r in outputs where r.headers.text("ce_type") == ReviewEventType.findings.rawValue {
+                let findings = try JSONParser.parse(r.value ?? [])["findings"]?.arrayValue ?? []
+                return findings.first { $0["checkId"]?.doubleValue == 11 }?["result"]?.stringValue
+            }
+            return nil
+        }
+        for e in cases[0] { _ = try await f.processor.handle(f.message(e)) }
+        var third: [String?] = []
+        for e in cases[2].dropLast() { third.append(try avIntegrity(try await f.processor.handle(f.message(e)))) }
+        #expect(third.last == "needsHuman", "case 3's decision, checked while case 2's recording is on its way: \(third)")
+        #expect(try await f.store.decision(caseId: "WQ-DWGZ-2024-S-0088-3", decisionId: "DEC-S-0088-3")?.failsACheck == false)
+        for e in cases[1] { _ = try await f.processor.handle(f.message(e)) }
+        // The next event of case 3 checks its decision again: the chain is whole now.
+        let closing = try avIntegrity(try await f.processor.handle(f.message(cases[2].last!)))
+        #expect(closing == "pass")
+        #expect(try await f.store.decision(caseId: "WQ-DWGZ-2024-S-0088-2", decisionId: "DEC-S-0088-2")?.failsACheck == false)
+        await f.close()
+    }
+
     @Test("an invalid event is a permanent failure carrying the validation message, with no personal data")
     func invalid() async throws {
         let f = try ProcessorFixture()

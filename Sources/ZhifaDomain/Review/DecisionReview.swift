@@ -4,17 +4,21 @@ import Foundation
 public enum DevicePredecessor: Sendable, Equatable {
     /// No earlier segment of this device is known.
     case none
-    /// The device's previous segment in time order.
-    case known(segmentId: String, sha256: String, endedAt: Date)
+    /// The device's previous segment in time order. `namedIsKnown`: whether the hash the segment
+    /// names as its previous one belongs to a known segment of the device (when it is not this
+    /// one's, the segment it names may simply not have arrived yet: segments of different cases
+    /// travel on different partitions).
+    case known(segmentId: String, sha256: String, endedAt: Date, namedIsKnown: Bool = true)
 
     /// How `segment` links to this predecessor in its device's hash chain (the rule the review's
     /// AV check and the archive's completeness report share).
     public func link(of segment: AVSegmentRegistered) -> DeviceChainLink {
         switch self {
         case .none: return segment.previousSegmentSha256 == nil ? .first : .unknownPredecessor
-        case .known(let previous, let sha, _):
+        case .known(let previous, let sha, _, let namedIsKnown):
             guard let claimed = segment.previousSegmentSha256 else { return .unlinked(previous: previous) }
-            return claimed == sha ? .intact(previous: previous) : .mismatch(previous: previous)
+            if claimed == sha { return .intact(previous: previous) }
+            return namedIsKnown ? .mismatch(previous: previous) : .unknownPredecessor
         }
     }
 }
@@ -23,7 +27,7 @@ public enum DevicePredecessor: Sendable, Equatable {
 public enum DeviceChainLink: Sendable, Equatable {
     /// The device's first known segment, naming no predecessor.
     case first
-    /// It names a previous segment that is not known (not registered or archived yet).
+    /// It names a previous segment that is not known (not registered or archived yet, or missing).
     case unknownPredecessor
     /// A previous segment exists, but the segment names none.
     case unlinked(previous: String)
@@ -439,13 +443,14 @@ public struct DecisionReview: Sendable {
             switch previous.link(of: s) {
             case .first, .intact: break
             case .unknownPredecessor:
-                unknown.append(("\(s.segmentId)所链接的前一段音像尚未登记", "\(s.segmentId) links to a previous segment of \(s.deviceId) that has not been registered yet", seg.eventId))
+                unknown.append(("\(s.segmentId)所链接的\(s.deviceId)前一段音像尚未登记（可能仍在上传，也可能缺失）",
+                                "\(s.segmentId) links to a previous segment of \(s.deviceId) that has not been registered (still uploading, or missing)", seg.eventId))
             case .unlinked(let prevId):
                 fails.append(("\(s.segmentId)未链接\(s.deviceId)的前一段音像\(prevId)", "\(s.segmentId) does not link to \(s.deviceId)'s previous segment \(prevId)", seg.eventId))
             case .mismatch(let prevId):
                 fails.append(("\(s.segmentId)的哈希链与\(s.deviceId)的前一段音像\(prevId)不符，可能有音像缺失或被替换", "\(s.segmentId)'s hash link does not match \(s.deviceId)'s previous segment \(prevId): a segment may be missing or replaced", seg.eventId))
             }
-            if case .known(let prevId, _, let ended) = previous, ended.timeIntervalSince(s.startedAt.date) > 1 {
+            if case .known(let prevId, _, let ended, _) = previous, ended.timeIntervalSince(s.startedAt.date) > 1 {
                 fails.append(("\(s.segmentId)与\(s.deviceId)的前一段音像\(prevId)时间重叠", "\(s.segmentId) overlaps \(s.deviceId)'s previous segment \(prevId)", seg.eventId))
             }
         }
@@ -597,6 +602,8 @@ public struct DeviceHistory: Sendable {
             return .none
         }
         let p = list[i - 1]
-        return .known(segmentId: p.segmentId, sha256: p.sha256, endedAt: p.endedAt.date)
+        let named = s.previousSegmentSha256
+        return .known(segmentId: p.segmentId, sha256: p.sha256, endedAt: p.endedAt.date,
+                      namedIsKnown: named == nil || named == p.sha256 || list.contains { $0.sha256 == named && $0.segmentId != s.segmentId })
     }
 }
