@@ -335,10 +335,15 @@ public struct TownSimulator {
         if let fine = matter.fine {
             let band = matter.bands?[level.rawValue] ?? fine
             if band.isPercentage {
-                let base = Int64(between(20, 300)) * 1_000_000  // 工程造价 200k–3M yuan
+                var base = Int64(between(20, 300)) * 1_000_000  // 工程造价 200k–3M yuan
                 let pct = Double(between(Int((band.minPercent ?? 5) * 10), Int((band.maxPercent ?? 10) * 10))) / 10
-                var amount = Int64(Double(base) * pct / 100) / 100 * 100
-                if major, amount < 10_000_000 { amount = 10_000_000 * 12 / 10 }  // keep above the 较大数额 threshold
+                if major {
+                    // A 工程造价 large enough that the fine, still inside the band, is above the
+                    // 较大数额 threshold (100,000 yuan) by a fifth.
+                    let needed = Int64((12_000_000 * 100 / pct).rounded(.up))
+                    base = max(base, (needed + 999_999) / 1_000_000 * 1_000_000)
+                }
+                let amount = Int64(Double(base) * pct / 100) / 100 * 100
                 penalties.append(Penalty(kind: .fine, amountFen: amount, baseAmountFen: base))
             } else {
                 var lo = band.minFen ?? 0
