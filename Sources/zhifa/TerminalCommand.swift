@@ -124,7 +124,7 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Generate realistic traffic for the configured town (default: 大王古庄镇) and send it.",
-        discussion: "Same --seed and --start give the same events. Straight to Kafka by default; --http sends through the ingest, signed with the demo devices' keys.")
+        discussion: "Same --seed and --start give the same events. Straight to Kafka by default; --http sends through the ingest, signed with the demo devices' keys. Events dated after now (later stages of recent cases) are not sent, as no terminal sends an event from the future; --include-future sends them too.")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Ingest base URL (send through the ingest, signed).") var http: String?
@@ -135,6 +135,7 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
     @Option(help: "Days the cases are spread over.") var days: Int = 30
     @Option(help: "Write a JSON summary of what was sent to this file.") var summary: String?
     @Option(help: "Cases sent at once (events of one case always go in order).") var concurrency: Int = 8
+    @Flag(help: "Also send the events dated after now (a planned period replayed in full, load tests).") var includeFuture = false
 
     func run() async throws {
         let (config, dataDir) = try common.load()
@@ -148,7 +149,10 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
             startDate = ChinaTime.startOfDay(ChinaTime.day(of: Date()).adding(days: -30))
         }
         var sim = TownSimulator(rules: rules, settings: config.simulator, seed: seed, start: startDate)
-        let generated = try sim.generate(cases: cases ?? config.simulator.cases, daysSpan: days)
+        let planned = try sim.generate(cases: cases ?? config.simulator.cases, daysSpan: days)
+        let now = Date()
+        let generated = includeFuture ? planned : planned.map { $0.known(at: now) }
+        let withheld = planned.reduce(0) { $0 + $1.events.count } - generated.reduce(0) { $0 + $1.events.count }
         let sink: any EventSink
         var producer: KafkaProducer? = nil
         var client: IngestClient? = nil
@@ -166,7 +170,8 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
         await producer?.close()
         await client?.close()
         let k = result.kinds
-        emit("simulated \(result.cases) cases (\(k["general"] ?? 0) general, \(k["simple"] ?? 0) simple; \(k["major"] ?? 0) major, \(k["avGap"] ?? 0) with AV gaps, \(k["avMissing"] ?? 0) without AV, \(k["revoked"] ?? 0) revoked): \(result.events) events, \(result.accepted) accepted, \(result.duplicates) duplicates, \(result.failed) failed")
+        emit("simulated \(result.cases) cases (\(k["general"] ?? 0) general, \(k["simple"] ?? 0) simple; \(k["major"] ?? 0) major, \(k["avGap"] ?? 0) with AV gaps, \(k["avMissing"] ?? 0) without AV, \(k["revoked"] ?? 0) revoked): \(result.events) events, \(result.accepted) accepted, \(result.duplicates) duplicates, \(result.failed) failed"
+             + (withheld > 0 ? "; \(withheld) events dated after now not sent (--include-future sends them)" : ""))
         if let summary {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -10,6 +10,33 @@ import ZhifaRuntime
 
 @Suite("Foundation commands through the zhifa binary", .serialized)
 struct FoundationEndToEndTests {
+    @Test("zhifa terminal simulate sends a town's recent cases as far as they have got: nothing dated after now, unless asked")
+    func simulateSendsNothingFromTheFuture() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let broker = try ZhifaProcess(["broker", "--data-dir", dir.url.path])
+        let bootstrap = try await broker.waitForLine("kafka bootstrap: ")
+        // Cases opened over the last 30 days: general ones are decided and closed weeks later.
+        let sim = try runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000"],
+                                 environment: ["ZHIFA_LOG_LEVEL": "warning"])
+        #expect(sim.status == 0, "\(sim.stderr)")
+        let withheld = sim.stdout.firstMatch(of: /; (\d+) events dated after now not sent/).map { Int($0.1)! } ?? 0
+        #expect(withheld > 0, "\(sim.stdout)")
+        let sent = try await readTopic("zhifa.events.v1", bootstrap: bootstrap)
+        let now = Date()
+        let times = sent.compactMap { m in m.headers.text("ce_time").flatMap { RFC3339Time.parse($0)?.date } }
+        #expect(times.count == sent.count && !sent.isEmpty)
+        #expect(times.allSatisfy { $0 <= now }, "events dated after now: \(times.filter { $0 > now }.count)")
+        // --include-future sends the whole plan: the withheld events too (the same ids are stored once by consumers).
+        let all = try runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000", "--include-future"],
+                                 environment: ["ZHIFA_LOG_LEVEL": "warning"])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(!all.stdout.contains("not sent"))
+        let everything = try await readTopic("zhifa.events.v1", bootstrap: bootstrap)
+        #expect(everything.count == 2 * sent.count + withheld)
+        await broker.stop()
+    }
+
     @Test("zhifa broker announces its bootstrap, records it, serves clients, and cleans up on SIGTERM")
     func brokerLifecycle() async throws {
         let dir = try TemporaryDirectory()
