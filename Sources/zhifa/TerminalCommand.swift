@@ -124,18 +124,21 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
         abstract: "Generate realistic traffic for the configured town (default: 大王古庄镇) and send it.",
-        discussion: "Same --seed and --start give the same events. Straight to Kafka by default; --http sends through the ingest, signed with the demo devices' keys. Events dated after now (later stages of recent cases) are not sent, as no terminal sends an event from the future; --include-future sends them too.")
+        discussion: "Same --seed and --start give the same events. Straight to Kafka by default; --http sends through the ingest, signed with the demo devices' keys. By default every case is complete; with a later --start, events dated after now (later stages of recent cases) are not sent, as no terminal sends an event from the future, and --include-future sends them too.")
 
     @OptionGroup var common: CommonOptions
     @Option(help: "Ingest base URL (send through the ingest, signed).") var http: String?
     @Option(help: "Events per second (default: simulator.rate).") var rate: Int?
     @Option(help: "Number of cases (default: simulator.cases).") var cases: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "First case day, YYYY-MM-DD (default: 30 days ago).") var start: String?
+    @Option(help: "First case day, YYYY-MM-DD (default: --days + 100 days ago, so that every case is complete by now).") var start: String?
     @Option(help: "Days the cases are spread over.") var days: Int = 30
     @Option(help: "Write a JSON summary of what was sent to this file.") var summary: String?
     @Option(help: "Cases sent at once (events of one case always go in order).") var concurrency: Int = 8
     @Flag(help: "Also send the events dated after now (a planned period replayed in full, load tests).") var includeFuture = false
+
+    /// Days from a simulated case's opening to its last event, at most (with a margin).
+    static let longestCaseDays = 100
 
     func run() async throws {
         let (config, dataDir) = try common.load()
@@ -146,7 +149,9 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
             guard let d = CalendarDay(start) else { throw ValidationError("--start must be YYYY-MM-DD") }
             startDate = ChinaTime.startOfDay(d)
         } else {
-            startDate = ChinaTime.startOfDay(ChinaTime.day(of: Date()).adding(days: -30))
+            // A general case is closed up to about 91 days after it opens (hearing, then up to
+            // 50 days to enforcement): cases opened from here on are complete by today.
+            startDate = ChinaTime.startOfDay(ChinaTime.day(of: Date()).adding(days: -(days + Self.longestCaseDays)))
         }
         var sim = TownSimulator(rules: rules, settings: config.simulator, seed: seed, start: startDate)
         let planned = try sim.generate(cases: cases ?? config.simulator.cases, daysSpan: days)

@@ -10,30 +10,39 @@ import ZhifaRuntime
 
 @Suite("Foundation commands through the zhifa binary", .serialized)
 struct FoundationEndToEndTests {
-    @Test("zhifa terminal simulate sends a town's recent cases as far as they have got: nothing dated after now, unless asked")
+    @Test("zhifa terminal simulate sends complete cases by default, and never an event dated after now unless asked")
     func simulateSendsNothingFromTheFuture() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
         let broker = try ZhifaProcess(["broker", "--data-dir", dir.url.path])
         let bootstrap = try await broker.waitForLine("kafka bootstrap: ")
+        func simulate(_ extra: [String]) throws -> (sent: String, withheld: Int) {
+            let run = try runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000"] + extra,
+                                     environment: ["ZHIFA_LOG_LEVEL": "warning"])
+            #expect(run.status == 0, "\(run.stderr)")
+            return (run.stdout, run.stdout.firstMatch(of: /; (\d+) events dated after now not sent/).map { Int($0.1)! } ?? 0)
+        }
+        func sentTimes() async throws -> [Date] {
+            try await readTopic("zhifa.events.v1", bootstrap: bootstrap).map { m in m.headers.text("ce_time").flatMap { RFC3339Time.parse($0)?.date } ?? .distantFuture }
+        }
+        // By default the cases are far enough back to be complete: every one is closed, or its decision revoked.
+        let complete = try simulate([])
+        #expect(complete.withheld == 0, "\(complete.sent)")
+        let firstRun = try await readTopic("zhifa.events.v1", bootstrap: bootstrap)
+        let cases = Set(firstRun.compactMap(\.keyText))
+        let ended = Set(firstRun.filter { [EventType.caseClosed.rawValue, EventType.decisionRevoked.rawValue].contains($0.headers.text("ce_type")) }.compactMap(\.keyText))
+        #expect(cases.count == 40 && ended == cases, "\(cases.count) cases, \(ended.count) closed or revoked")
         // Cases opened over the last 30 days: general ones are decided and closed weeks later.
-        let sim = try runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000"],
-                                 environment: ["ZHIFA_LOG_LEVEL": "warning"])
-        #expect(sim.status == 0, "\(sim.stderr)")
-        let withheld = sim.stdout.firstMatch(of: /; (\d+) events dated after now not sent/).map { Int($0.1)! } ?? 0
-        #expect(withheld > 0, "\(sim.stdout)")
-        let sent = try await readTopic("zhifa.events.v1", bootstrap: bootstrap)
+        let recentStart = ChinaTime.day(of: Date()).adding(days: -30).description
+        let recent = try simulate(["--start", recentStart])
+        #expect(recent.withheld > 0, "\(recent.sent)")
         let now = Date()
-        let times = sent.compactMap { m in m.headers.text("ce_time").flatMap { RFC3339Time.parse($0)?.date } }
-        #expect(times.count == sent.count && !sent.isEmpty)
+        let times = try await sentTimes()
         #expect(times.allSatisfy { $0 <= now }, "events dated after now: \(times.filter { $0 > now }.count)")
-        // --include-future sends the whole plan: the withheld events too (the same ids are stored once by consumers).
-        let all = try runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000", "--include-future"],
-                                 environment: ["ZHIFA_LOG_LEVEL": "warning"])
-        #expect(all.status == 0, "\(all.stderr)")
-        #expect(!all.stdout.contains("not sent"))
-        let everything = try await readTopic("zhifa.events.v1", bootstrap: bootstrap)
-        #expect(everything.count == 2 * sent.count + withheld)
+        // --include-future sends the whole plan: exactly the withheld events more.
+        let all = try simulate(["--start", recentStart, "--include-future"])
+        #expect(all.withheld == 0 && !all.sent.contains("not sent"))
+        #expect(try await sentTimes().count == 2 * times.count - firstRun.count + recent.withheld)
         await broker.stop()
     }
 
