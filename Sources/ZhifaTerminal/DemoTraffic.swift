@@ -60,7 +60,7 @@ public struct DemoTraffic: Service {
             logger.info("demo traffic: major decisions held for review by an earlier run are held again", metadata: ["decisions": "\(kept.count)"])
         }
         let client = IngestClient(baseURL: ingestURL, configDirectory: configDirectory)
-        let held = Shared(kept ?? HeldDecisions())
+        let held = Shared(HeldState(live: kept ?? HeldDecisions(), durable: kept ?? HeldDecisions()))
         let sink = HTTPSink(client: client, logger: logger)
         await cancelWhenGracefulShutdown {
             // Wait for the ingest to listen.
@@ -78,11 +78,11 @@ public struct DemoTraffic: Service {
                     let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
                                                         numbering: &numbering, held: &holding)
                     if opinions != nil {
-                        let snapshot = held.state.withLock { all in
-                            all.merge(holding)
-                            return all
+                        held.state.withLock { s in
+                            s.live.merge(holding)
+                            s.durable.merge(holding)
+                            keep(s.durable, in: heldStore)
                         }
-                        keep(snapshot, in: heldStore)
                     }
                     if let numberingFile {
                         do { try numbering.saved.save(to: numberingFile) } catch {
@@ -114,7 +114,7 @@ public struct DemoTraffic: Service {
     /// An opinion is marked done only after what it released was sent and the held decisions were
     /// kept in `store`, so a demo stopped in between reads it again (the ingest takes a resent event
     /// once: the ids are the same).
-    func watchOpinions(_ source: OpinionSource, held: Shared<HeldDecisions>, store: DemoStateFile<HeldDecisions>?, sink: HTTPSink) async {
+    func watchOpinions(_ source: OpinionSource, held: Shared<HeldState>, store: DemoStateFile<HeldDecisions>?, sink: HTTPSink) async {
         let consumer: KafkaConsumer
         do {
             consumer = try KafkaConsumer(configuration: source.consumer, logger: logger)
@@ -125,14 +125,14 @@ public struct DemoTraffic: Service {
         }
         while !Task.isCancelled {
             // Wakes for an opinion, or when the next released event is due (nothing is polled).
-            let due = held.state.withLock { $0.nextDue }.map { max(0, $0.timeIntervalSinceNow) } ?? 3_600
+            let due = held.state.withLock { $0.live.nextDue }.map { max(0, $0.timeIntervalSinceNow) } ?? 3_600
             let batch = await consumer.nextBatch(max: 256, until: .now + .milliseconds(Int64(due * 1_000)))
             var toSend: [SimulatedEvent] = []
             for m in batch {
                 guard m.headers.text("ce_type") == ReviewEventType.opinion.rawValue,
                       let opinion = try? InternalEvents.decode(ReviewOpinionEvent.self, from: m) else { continue }
                 do {
-                    let released = try held.state.withLock { try $0.opinion(opinion, now: Date()) }
+                    let released = try held.state.withLock { try $0.live.opinion(opinion, now: Date()) }
                     if !released.isEmpty {
                         logger.info(opinion.opinion == .approve ? "demo: a reviewer approved a major decision; the case system issues it"
                                         : "demo: a reviewer returned a major decision; the case system sends its next draft",
@@ -143,7 +143,7 @@ public struct DemoTraffic: Service {
                     logger.warning("demo: could not prepare the events an opinion releases", metadata: ["decision": "\(opinion.decisionId)", "error": "\(error)"])
                 }
             }
-            toSend += held.state.withLock { $0.due(at: Date()) }
+            toSend += held.state.withLock { $0.live.due(at: Date()) }
             if !toSend.isEmpty {
                 for e in toSend {
                     do {
@@ -157,7 +157,10 @@ public struct DemoTraffic: Service {
                 }
                 // Stopped part-way: the file keeps the decisions as before and the opinions are read again.
                 if Task.isCancelled { break }
-                keep(held.state.withLock { $0 }, in: store)
+                held.state.withLock { s in
+                    s.durable = s.live
+                    keep(s.durable, in: store)
+                }
             }
             for m in batch { consumer.markDone(m) }
         }
@@ -244,6 +247,14 @@ public struct DemoTraffic: Service {
             }
         }
     }
+}
+
+/// The demo's held decisions: as they stand, and as a restarted demo is to find them — without the
+/// effects of opinions whose released events are still being sent. The file is written under the
+/// lock, so a later state is never overwritten by an earlier one.
+struct HeldState: Sendable {
+    var live: HeldDecisions
+    var durable: HeldDecisions
 }
 
 /// A value several tasks change under one lock.
