@@ -145,33 +145,31 @@ public final class SQLiteReviewStore: ReviewStore {
         // The pending segment counts as stored (it is being processed).
         let pendingHere = pending.flatMap { $0.deviceId == s.deviceId && $0.segmentId != s.segmentId ? $0 : nil }
         let named = s.previousSegmentSha256
-        let stored: (started: Double, id: String, sha: String, ended: Double, namedIsStored: Bool)? = try await pool.read { db in
+        typealias Stored = (started: Double, id: String, sha: String, ended: Double)
+        let (stored, namedIsKnown): (Stored?, Bool) = try await pool.read { db in
             let row = try Row.fetchOne(db, sql: """
                 SELECT segment_id, sha256, started, ended FROM segments
                 WHERE device_id = ? AND segment_id != ? AND (started < ? OR (started = ? AND segment_id < ?))
                 ORDER BY started DESC, segment_id DESC LIMIT 1
                 """, arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
-            guard let row else { return nil }
-            let sha: String = row["sha256"]
-            var namedIsStored = true
-            if let named, named != sha {
-                namedIsStored = try Bool.fetchOne(db, sql: "SELECT 1 FROM segments WHERE device_id = ? AND sha256 = ? AND segment_id != ? LIMIT 1",
-                                                  arguments: [s.deviceId, named, s.segmentId]) ?? false
-            }
-            return (row["started"], row["segment_id"], sha, row["ended"], namedIsStored)
+            let stored: Stored? = row.map { ($0["started"], $0["segment_id"], $0["sha256"], $0["ended"]) }
+            // Whether the hash `s` names is a segment of its device: asked of the store only when
+            // it is neither candidate predecessor's (a link that does not match).
+            guard let named, named != stored?.sha, named != pendingHere?.sha256 else { return (stored, true) }
+            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM segments WHERE device_id = ? AND sha256 = ? AND segment_id != ? LIMIT 1",
+                                          arguments: [s.deviceId, named, s.segmentId]) ?? false
+            return (stored, known)
         }
         // The pending segment wins when it lies between the stored predecessor and `s` (same order as the SQL).
         if let n = pendingHere {
             let key = (n.startedAt.date.timeIntervalSince1970, n.segmentId)
             let target = (s.startedAt.date.timeIntervalSince1970, s.segmentId)
             if key < target, stored.map({ ($0.started, $0.id) < key }) ?? true {
-                let namedIsKnown = named == nil || named == n.sha256 || (stored.map { $0.sha == named || $0.namedIsStored } ?? false)
                 return .known(segmentId: n.segmentId, sha256: n.sha256, endedAt: n.endedAt.date, namedIsKnown: namedIsKnown)
             }
         }
         guard let stored else { return .none }
-        return .known(segmentId: stored.id, sha256: stored.sha, endedAt: Date(timeIntervalSince1970: stored.ended),
-                      namedIsKnown: stored.namedIsStored || named == pendingHere?.sha256)
+        return .known(segmentId: stored.id, sha256: stored.sha, endedAt: Date(timeIntervalSince1970: stored.ended), namedIsKnown: namedIsKnown)
     }
 
     public func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? {
