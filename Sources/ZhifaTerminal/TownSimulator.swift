@@ -59,6 +59,10 @@ public struct TownSimulator {
     public internal(set) var caseNumber = 0
     private var eventCounter = 0
 
+    /// Days from a case's opening day to its last event, at most: a general case with a hearing
+    /// is decided up to about 41 days after it opens, then closed up to 50 days later.
+    public static let longestCaseDays = 92
+
     public init(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, start: Date) {
         self.rules = rules
         self.settings = settings

@@ -137,9 +137,6 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
     @Option(help: "Cases sent at once (events of one case always go in order).") var concurrency: Int = 8
     @Flag(help: "Also send the events dated after now (a planned period replayed in full, load tests).") var includeFuture = false
 
-    /// Days from a simulated case's opening to its last event, at most (with a margin).
-    static let longestCaseDays = 100
-
     func run() async throws {
         let (config, dataDir) = try common.load()
         let logger = Logger(label: "zhifa.simulate")
@@ -149,9 +146,8 @@ struct TerminalSimulateCommand: AsyncParsableCommand {
             guard let d = CalendarDay(start) else { throw ValidationError("--start must be YYYY-MM-DD") }
             startDate = ChinaTime.startOfDay(d)
         } else {
-            // A general case is closed up to about 91 days after it opens (hearing, then up to
-            // 50 days to enforcement): cases opened from here on are complete by today.
-            startDate = ChinaTime.startOfDay(ChinaTime.day(of: Date()).adding(days: -(days + Self.longestCaseDays)))
+            // Cases opened from here on are complete by today.
+            startDate = ChinaTime.startOfDay(ChinaTime.day(of: Date()).adding(days: -(days + TownSimulator.longestCaseDays)))
         }
         var sim = TownSimulator(rules: rules, settings: config.simulator, seed: seed, start: startDate)
         let planned = try sim.generate(cases: cases ?? config.simulator.cases, daysSpan: days)

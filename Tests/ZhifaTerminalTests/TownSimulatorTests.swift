@@ -42,6 +42,10 @@ struct TownSimulatorTests {
             }
         }
         #expect(unexpected.isEmpty, "\(unexpected.count) unexpected failures: \(unexpected.prefix(10).joined(separator: "\n"))")
+        // `zhifa terminal simulate` starts this far back so that every case is over by now.
+        let longest = cases.map { c in (c.events.map(\.time).max() ?? .distantPast).timeIntervalSince(c.events.map(\.time).min() ?? .distantPast) }.max() ?? 0
+        #expect(longest > Double(TownSimulator.longestCaseDays - 10) * 86_400 && longest < Double(TownSimulator.longestCaseDays - 1) * 86_400,
+                "the longest case lasts \(longest / 86_400) days; TownSimulator.longestCaseDays is \(TownSimulator.longestCaseDays)")
         #expect(expectedSeen > 0, "no case with a planned recording gap or loss was reported")
     }
 }
