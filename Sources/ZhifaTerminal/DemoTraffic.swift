@@ -77,7 +77,8 @@ public struct DemoTraffic: Service {
                     var holding = HeldDecisions()
                     let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
                                                         numbering: &numbering, held: &holding)
-                    if opinions != nil {
+                    // Written when the round holds something: most rounds hold no major decision.
+                    if opinions != nil && holding.count > 0 {
                         held.state.withLock { s in
                             s.live.merge(holding)
                             s.durable.merge(holding)
@@ -237,14 +238,12 @@ public struct DemoTraffic: Service {
             }
 
             /// The numbers kept in `file`; nil when there is no such file (a first run).
-            public static func load(from file: URL) throws -> Saved? {
-                try DemoStateFile<Saved>(url: file, ifDeleted: "number demo cases from 1 again").load()
-            }
+            public static func load(from file: URL) throws -> Saved? { try stateFile(file).load() }
 
             /// Keeps the numbers in `file` (written whole, then renamed into place).
-            public func save(to file: URL) throws {
-                try DemoStateFile<Saved>(url: file, ifDeleted: "").save(self)
-            }
+            public func save(to file: URL) throws { try Self.stateFile(file).save(self) }
+
+            static func stateFile(_ url: URL) -> DemoStateFile<Saved> { DemoStateFile(url: url, ifDeleted: "number demo cases from 1 again") }
         }
     }
 }
