@@ -3,8 +3,9 @@ import Synchronization
 import ZhifaDomain
 
 /// Recently used cases, decoded, so an event does not re-read and re-decode its whole case.
-/// Events of one case are processed one at a time (per-key lanes), so an entry is never updated
-/// by two handlers at once. Least recently used cases are evicted past `capacity`.
+/// Events of one case are processed one at a time (per-key lanes, and `CaseLocks` for re-checks and
+/// replays arriving on the retry topic), so an entry is never updated by two handlers at once.
+/// Least recently used cases are evicted past `capacity`.
 final class CaseCache: Sendable {
     private struct State {
         var cases: [String: (events: [EnforcementEvent], used: UInt64)] = [:]

@@ -12,6 +12,10 @@ import ZhifaRuntime
 /// the outputs recorded the first time), fold the case, then for the decisions the event concerns:
 /// classify, run the 16 checks, clear non-major decisions that pass, queue major drafts as tasks,
 /// and report a major decision issued without an approving opinion.
+///
+/// A segment whose device's next segment belongs to another, already reviewed case asks for that
+/// case to be checked again (`ReviewRecheckEvent`, through the group's retry topic): its AV
+/// checks rested on a chain without this segment. One handler at a time works on a case.
 public struct ReviewProcessor: Sendable {
     let store: any ReviewStore
     let book: RulesBook
@@ -23,6 +27,8 @@ public struct ReviewProcessor: Sendable {
     let now: @Sendable () -> Date
     let metrics: ReviewMetrics
     let cache: CaseCache
+    let retryTopic: String
+    let locks = CaseLocks()
 
     public init(store: any ReviewStore, book: RulesBook, calendar: WorkingDayCalendar, settings: ReviewSettings, topic: String,
                 group: String, metricsFactory: any MetricsFactory, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
@@ -36,36 +42,33 @@ public struct ReviewProcessor: Sendable {
         self.now = now
         self.metrics = ReviewMetrics(factory: metricsFactory)
         self.cache = CaseCache(capacity: 20_000)
+        self.retryTopic = TopicNames.retry(group)
     }
 
     /// The worker's handler.
     public func handle(_ message: KafkaConsumerMessage) async throws -> [KafkaRecord] {
+        if message.topic == retryTopic, message.headers.text("ce_type") == ReviewRecheckEvent.type {
+            return try await recheck(message)
+        }
         let (cloudEvent, event) = try contract.decode(message)
+        return try await locks.run(event.caseId) { try await process(cloudEvent, event) }
+    }
+
+    private func process(_ cloudEvent: CloudEvent, _ event: EnforcementEvent) async throws -> [KafkaRecord] {
         let cached = cache.events(event.caseId)
         let snapshot = try await store.snapshot(eventId: event.id, caseId: event.caseId, loadEvents: cached == nil)
         if let recorded = snapshot.outputs { return recorded }
         let structured = StructuredCloudEvent.serialize(cloudEvent)
-        var events: [EnforcementEvent] = cached ?? (snapshot.events ?? []).compactMap { bytes -> EnforcementEvent? in
-            guard let ce = try? StructuredCloudEvent.parse(bytes) else { return nil }
-            return try? EnforcementEvent.decode(ce)
-        }
+        var events = cached ?? Self.decode(snapshot.events)
         events.append(event)
         let state = CaseState.fold(caseId: event.caseId, events: events)
-        if case .avSegmentRegistered(let s) = event.payload { cache.forget(device: s.deviceId) }
-        var predecessors: [String: DevicePredecessor] = [:]
         let pending: AVSegmentRegistered? = { if case .avSegmentRegistered(let s) = event.payload { return s } else { return nil } }()
-        for s in state.segments {
-            if let p = cache.predecessor(s.value.segmentId) { predecessors[s.value.segmentId] = p; continue }
-            let p = try await store.predecessor(of: s.value, pending: pending)
-            predecessors[s.value.segmentId] = p
-            cache.remember(s.value, p)
-        }
-        let preds = predecessors
+        if let pending { cache.forget(device: pending.deviceId) }
+        let preds = try await predecessors(state, pending: pending)
 
         var step = ProcessingStep(
             eventId: event.id, caseId: event.caseId, type: event.type.rawValue, time: event.time.date, structured: structured,
-            segment: { if case .avSegmentRegistered(let s) = event.payload { return s } else { return nil } }(),
-            decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
+            segment: pending, decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
 
         var toReview: [(String, ReviewTrigger, Bool)] = []  // decision, trigger, prompted by this event
         switch event.payload {
@@ -80,16 +83,74 @@ public struct ReviewProcessor: Sendable {
             guard let view = DecisionView(state: state, decisionId: decisionId, trigger: trigger) else { continue }
             let review = DecisionReview(state: state, decision: view, rules: settings.rules, book: book, calendar: calendar,
                                         predecessor: { preds[$0.segmentId] ?? .none })
-            try evaluate(review, state: state, event: event, prompted: prompted, snapshot: snapshot, step: &step)
+            try evaluate(review, state: state, triggerId: event.id, prompted: prompted, snapshot: snapshot, step: &step)
+        }
+        if let pending, let other = try await store.caseReviewedAfter(pending, caseId: event.caseId) {
+            step.outputs.append(try InternalEvents.record(
+                topic: retryTopic, key: other, id: ReviewRecheckEvent.id(segmentEventId: event.id), type: ReviewRecheckEvent.type,
+                service: "review", time: now(),
+                payload: ReviewRecheckEvent(caseId: other, deviceId: pending.deviceId, segmentId: pending.segmentId, segmentEventId: event.id)))
         }
         try await store.commit(step)
         cache.store(event.caseId, events: events)
-        if case .avSegmentRegistered(let s) = event.payload { cache.forget(device: s.deviceId) }  // neighbours see it now
+        if let pending { cache.forget(device: pending.deviceId) }  // neighbours see it now
         metrics.processed.increment()
         return step.outputs
     }
 
-    private func evaluate(_ review: DecisionReview, state: CaseState, event: EnforcementEvent, prompted: Bool, snapshot: CaseSnapshot,
+    /// Reviews a case's decisions again on what is known now (a `ReviewRecheckEvent`). Outputs
+    /// appear only where something changed, as on any event that does not concern a decision.
+    private func recheck(_ message: KafkaConsumerMessage) async throws -> [KafkaRecord] {
+        let request = try InternalEvents.decode(ReviewRecheckEvent.self, from: message)
+        let id = ReviewRecheckEvent.id(segmentEventId: request.segmentEventId)
+        return try await locks.run(request.caseId) {
+            let cached = cache.events(request.caseId)
+            let snapshot = try await store.snapshot(eventId: id, caseId: request.caseId, loadEvents: cached == nil)
+            if let recorded = snapshot.outputs { return recorded }
+            let events = cached ?? Self.decode(snapshot.events)
+            let state = CaseState.fold(caseId: request.caseId, events: events)
+            let preds = try await predecessors(state, pending: nil)
+            var step = ProcessingStep(
+                eventId: id, caseId: request.caseId, type: ReviewRecheckEvent.type, time: now(), structured: [],
+                segment: nil, decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
+            for decisionId in state.decisionIds where snapshot.decisions[decisionId] != nil {
+                guard let view = DecisionView(state: state, decisionId: decisionId, trigger: state.issued[decisionId] != nil ? .issued : .drafted)
+                else { continue }
+                let review = DecisionReview(state: state, decision: view, rules: settings.rules, book: book, calendar: calendar,
+                                            predecessor: { preds[$0.segmentId] ?? .none })
+                try evaluate(review, state: state, triggerId: request.segmentEventId, prompted: false, snapshot: snapshot, step: &step)
+            }
+            try await store.commit(step)
+            if cached == nil { cache.store(request.caseId, events: events) }
+            metrics.rechecked.increment()
+            logger.debug("case checked again after a recording of another case arrived",
+                         metadata: ["case": "\(request.caseId)", "segment": "\(request.segmentId)", "outputs": "\(step.outputs.count)"])
+            return step.outputs
+        }
+    }
+
+    /// Stored structured-mode events, decoded (unreadable ones are skipped: they were validated when stored).
+    private static func decode(_ stored: [[UInt8]]?) -> [EnforcementEvent] {
+        (stored ?? []).compactMap { bytes -> EnforcementEvent? in
+            guard let ce = try? StructuredCloudEvent.parse(bytes) else { return nil }
+            return try? EnforcementEvent.decode(ce)
+        }
+    }
+
+    /// Each segment's predecessor on its device, from the cache or the store.
+    private func predecessors(_ state: CaseState, pending: AVSegmentRegistered?) async throws -> [String: DevicePredecessor] {
+        var found: [String: DevicePredecessor] = [:]
+        for s in state.segments {
+            if let p = cache.predecessor(s.value.segmentId) { found[s.value.segmentId] = p; continue }
+            let p = try await store.predecessor(of: s.value, pending: pending)
+            found[s.value.segmentId] = p
+            cache.remember(s.value, p)
+        }
+        return found
+    }
+
+    /// Classifies and checks one decision; `triggerId` is the event that prompted it (output ids derive from it).
+    private func evaluate(_ review: DecisionReview, state: CaseState, triggerId: String, prompted: Bool, snapshot: CaseSnapshot,
                           step: inout ProcessingStep) throws {
         let decisionId = review.decision.decisionId
         let caseId = state.caseId
@@ -101,7 +162,7 @@ public struct ReviewProcessor: Sendable {
         var memo = previous ?? DecisionRecord(caseId: caseId, decisionId: decisionId, agencyId: agency, major: classification.major, findingsHash: "", cleared: false, violation: false)
         memo.agencyId = agency
         let trigger = review.decision.trigger
-        let base = "review-\(decisionId)-\(event.id)"
+        let base = "review-\(decisionId)-\(triggerId)"
 
         if prompted || previous?.major != classification.major {
             step.outputs.append(try record(.classification, id: "\(base)-classification", caseId: caseId, payload: ReviewClassificationEvent(
@@ -111,7 +172,7 @@ public struct ReviewProcessor: Sendable {
         }
         if prompted || previous?.findingsHash != hash {
             step.outputs.append(try record(.findings, id: "\(base)-findings", caseId: caseId, payload: ReviewFindingsEvent(
-                caseId: caseId, decisionId: decisionId, agencyId: agency, trigger: trigger, triggerEventId: event.id,
+                caseId: caseId, decisionId: decisionId, agencyId: agency, trigger: trigger, triggerEventId: triggerId,
                 major: classification.major, findings: findings)))
             metrics.checked.increment()
             for f in findings where f.result == .fail { metrics.failed(check: f.checkId) }
@@ -128,7 +189,7 @@ public struct ReviewProcessor: Sendable {
         }
 
         if classification.major {
-            try queueTask(review, state: state, event: event, prompted: prompted, stored: snapshot.tasks[decisionId] ?? [], step: &step)
+            try queueTask(review, state: state, triggerId: triggerId, prompted: prompted, stored: snapshot.tasks[decisionId] ?? [], step: &step)
         }
         // Judged on what is known, not on which event arrived last: once the issued decision and the
         // major classification are both known and no approval exists, the violation is recorded once.
@@ -164,18 +225,18 @@ public struct ReviewProcessor: Sendable {
     }
 
     /// A major draft becomes a task; a returned draft's next version becomes a new task linked to the old.
-    private func queueTask(_ review: DecisionReview, state: CaseState, event: EnforcementEvent, prompted: Bool, stored: [ReviewTask],
+    private func queueTask(_ review: DecisionReview, state: CaseState, triggerId: String, prompted: Bool, stored: [ReviewTask],
                            step: inout ProcessingStep) throws {
         let decisionId = review.decision.decisionId
         let tasks = stored + step.newTasks.filter { $0.decisionId == decisionId }
-        let draftEventId = review.decision.draft?.eventId ?? review.decision.issued?.eventId ?? event.id
+        let draftEventId = review.decision.draft?.eventId ?? review.decision.issued?.eventId ?? triggerId
         let latest = tasks.last
         if let latest, latest.state == .open || latest.state == .claimed {
             if latest.draftEventId != draftEventId {
                 var t = latest
                 t.draftEventId = draftEventId
                 step.updatedTasks.append(t)
-                step.outputs.append(try taskRecord(t, id: "review-task-\(t.taskId)-\(event.id)"))
+                step.outputs.append(try taskRecord(t, id: "review-task-\(t.taskId)-\(triggerId)"))
             }
             return
         }
@@ -222,6 +283,7 @@ struct ReviewMetrics: Sendable {
     let checked: Counter
     let violations: Counter
     let tasks: Counter
+    let rechecked: Counter
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -229,6 +291,7 @@ struct ReviewMetrics: Sendable {
         checked = Counter(label: "zhifa_review_decisions_checked_total", factory: factory)
         violations = Counter(label: "zhifa_review_violations_total", factory: factory)
         tasks = Counter(label: "zhifa_review_tasks_created_total", factory: factory)
+        rechecked = Counter(label: "zhifa_review_rechecks_total", factory: factory)
     }
 
     func classified(major: Bool) {

@@ -23,6 +23,9 @@ public protocol ReviewStore: Sendable {
     /// The segment recorded just before `segment` on its device, among those stored and `pending`
     /// (a segment being processed, not yet stored).
     func predecessor(of segment: AVSegmentRegistered, pending: AVSegmentRegistered?) async throws -> DevicePredecessor
+    /// The case of the segment recorded just after `segment` on its device, when that is a case
+    /// other than `caseId` with a reviewed decision (its AV checks rested on a chain without `segment`).
+    func caseReviewedAfter(_ segment: AVSegmentRegistered, caseId: String) async throws -> String?
     func decision(caseId: String, decisionId: String) async throws -> DecisionRecord?
     func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask]
     /// Stores one processed event's effects atomically (durable on return).
@@ -67,7 +70,8 @@ public final class SQLiteReviewStore: ReviewStore {
                     event_id TEXT NOT NULL, n INTEGER NOT NULL, topic TEXT NOT NULL, key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL,
                     PRIMARY KEY (event_id, n));
                 CREATE TABLE IF NOT EXISTS segments (
-                    segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL);
+                    segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL,
+                    case_id TEXT);
                 CREATE INDEX IF NOT EXISTS segments_device ON segments (device_id, started);
                 CREATE INDEX IF NOT EXISTS segments_device_sha ON segments (device_id, sha256);
                 CREATE TABLE IF NOT EXISTS decisions (
@@ -87,6 +91,10 @@ public final class SQLiteReviewStore: ReviewStore {
                 CREATE TABLE IF NOT EXISTS publications (
                     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
                 """)
+            // Stores from before segments knew their case: add the column (older rows stay without one).
+            if try !Row.fetchAll(db, sql: "PRAGMA table_info(segments)").contains(where: { ($0["name"] as String?) == "case_id" }) {
+                try db.execute(sql: "ALTER TABLE segments ADD COLUMN case_id TEXT")
+            }
         }
         writer = GroupCommitWriter(pool: pool)
     }
@@ -119,7 +127,8 @@ public final class SQLiteReviewStore: ReviewStore {
                 return snap
             }
             if loadEvents {
-                snap.events = try Data.fetchAll(db.cachedStatement(sql: "SELECT structured FROM events WHERE case_id = ?"), arguments: [caseId]).map { Array($0) }
+                snap.events = try Data.fetchAll(db.cachedStatement(sql: "SELECT structured FROM events WHERE case_id = ? AND type != ?"),
+                                             arguments: [caseId, ReviewRecheckEvent.type]).map { Array($0) }
             }
             for r in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM decisions WHERE case_id = ?"), arguments: [caseId]) {
                 let d = Self.decisionRecord(r)
@@ -137,7 +146,8 @@ public final class SQLiteReviewStore: ReviewStore {
 
     public func caseEvents(_ caseId: String) async throws -> [[UInt8]] {
         try await pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT structured FROM events WHERE case_id = ?", arguments: [caseId]).map { Array($0) }
+            try Data.fetchAll(db, sql: "SELECT structured FROM events WHERE case_id = ? AND type != ?", arguments: [caseId, ReviewRecheckEvent.type])
+                .map { Array($0) }
         }
     }
 
@@ -170,6 +180,19 @@ public final class SQLiteReviewStore: ReviewStore {
         }
         guard let stored else { return .none }
         return .known(segmentId: stored.id, sha256: stored.sha, endedAt: Date(timeIntervalSince1970: stored.ended), namedIsKnown: namedIsKnown)
+    }
+
+    public func caseReviewedAfter(_ s: AVSegmentRegistered, caseId: String) async throws -> String? {
+        try await pool.read { db in
+            let started = s.startedAt.date.timeIntervalSince1970
+            guard let next = try String.fetchOne(db.cachedStatement(sql: """
+                SELECT case_id FROM segments
+                WHERE device_id = ? AND segment_id != ? AND (started > ? OR (started = ? AND segment_id > ?))
+                ORDER BY started, segment_id LIMIT 1
+                """), arguments: [s.deviceId, s.segmentId, started, started, s.segmentId]), next != caseId else { return nil }
+            let reviewed = try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM decisions WHERE case_id = ? LIMIT 1"), arguments: [next]) ?? false
+            return reviewed ? next : nil
+        }
     }
 
     public func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? {
@@ -222,8 +245,9 @@ public final class SQLiteReviewStore: ReviewStore {
                     .execute(arguments: StatementArguments([step.eventId, n] + o))
             }
             if let s = step.segment {
-                try db.cachedStatement(sql: "INSERT OR REPLACE INTO segments (segment_id, device_id, started, ended, sha256) VALUES (?, ?, ?, ?, ?)")
-                    .execute(arguments: [s.segmentId, s.deviceId, s.startedAt.date.timeIntervalSince1970, s.endedAt.date.timeIntervalSince1970, s.sha256])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO segments (segment_id, device_id, started, ended, sha256, case_id) VALUES (?, ?, ?, ?, ?, ?)")
+                    .execute(arguments: [s.segmentId, s.deviceId, s.startedAt.date.timeIntervalSince1970, s.endedAt.date.timeIntervalSince1970, s.sha256,
+                                         step.caseId])
             }
             for d in step.decisions {
                 try db.cachedStatement(sql: """

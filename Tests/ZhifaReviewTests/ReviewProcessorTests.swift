@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import Metrics
 import Testing
@@ -133,5 +134,112 @@ struct ReviewProcessorTests {
         let raw = KafkaConsumerMessage(topic: "zhifa.events.v1", partition: 0, offset: 1, timestamp: nil, key: nil, value: Array("{oops".utf8), headers: [])
         await #expect(throws: PermanentFailure.self) { _ = try await f.processor.handle(raw) }
         await f.close()
+    }
+}
+
+@Suite("Review processor: recordings of other cases")
+struct ReviewRecheckTests {
+    /// The AV integrity result (check 11) in the findings among `outputs`, if there are any.
+    func avIntegrity(_ outputs: [KafkaRecord]) throws -> String? {
+        for r in outputs where r.headers.text("ce_type") == ReviewEventType.findings.rawValue {
+            let findings = try JSONParser.parse(r.value ?? [])["findings"]?.arrayValue ?? []
+            return findings.first { $0["checkId"]?.doubleValue == 11 }?["result"]?.stringValue
+        }
+        return nil
+    }
+
+    /// A produced record as the worker consumes it again.
+    func consumed(_ r: KafkaRecord, topic: String? = nil) -> KafkaConsumerMessage {
+        KafkaConsumerMessage(topic: topic ?? r.topic, partition: 0, offset: 0, timestamp: nil, key: r.key, value: r.value, headers: r.headers)
+    }
+
+    @Test("a recording that arrives after the next case of its camera was reviewed has that case checked again, through the retry topic")
+    func lateRecordingRechecksTheNextCase() async throws {
+        let f = try ProcessorFixture()
+        let shas = (1...3).map { String(repeating: "\($0)", count: 64) }
+        let cases = try (1...3).map { n in try ExampleEvents.simpleCopy(n, sha: shas[n - 1], previous: n > 1 ? shas[n - 2] : nil) }
+        for e in cases[0] { _ = try await f.processor.handle(f.message(e)) }
+        // Case 3 is processed whole — its last event too — while case 2's recording is on its way.
+        var third: [String?] = []
+        for e in cases[2] { third.append(try avIntegrity(try await f.processor.handle(f.message(e)))) }
+        #expect(third.compactMap { $0 }.last == "needsHuman", "\(third)")
+        #expect(try await f.store.decision(caseId: "WQ-DWGZ-2024-S-0088-3", decisionId: "DEC-S-0088-3")?.cleared == false)
+
+        // Case 2's segment lies just before case 3's on the camera: its event asks for case 3 again.
+        var rechecks: [KafkaRecord] = []
+        for e in cases[1] { rechecks += try await f.processor.handle(f.message(e)).filter { $0.topic == "zhifa-review.retry" } }
+        try #require(rechecks.count == 1, "one re-check for case 3, none for case 1 (its segment comes before case 2's)")
+        #expect(rechecks[0].key.map { String(decoding: $0, as: UTF8.self) } == "WQ-DWGZ-2024-S-0088-3")
+        #expect(rechecks[0].headers.text("ce_type") == ReviewRecheckEvent.type)
+
+        // The worker consumes it from the retry topic: the chain is whole, and the decision clears.
+        let outputs = try await f.processor.handle(consumed(rechecks[0]))
+        #expect(try avIntegrity(outputs) == "pass")
+        let cleared = outputs.filter { $0.headers.text("ce_type") == ReviewEventType.cleared.rawValue }
+        #expect(cleared.count == 1)
+        #expect(outputs.allSatisfy { $0.topic == "zhifa.review.v1" && $0.key == rechecks[0].key })
+        #expect(try await f.store.decision(caseId: "WQ-DWGZ-2024-S-0088-3", decisionId: "DEC-S-0088-3")?.cleared == true)
+
+        // Redelivered, it returns the same outputs; the case's record holds only contract events.
+        let again = try await f.processor.handle(consumed(rechecks[0]))
+        #expect(again.map { $0.headers.text("ce_id") } == outputs.map { $0.headers.text("ce_id") })
+        #expect(try await f.store.caseEvents("WQ-DWGZ-2024-S-0088-3").count == cases[2].count)
+        // On the events topic the same record is no contract event: a dead letter, not a re-check.
+        await #expect(throws: PermanentFailure.self) { _ = try await f.processor.handle(consumed(rechecks[0], topic: "zhifa.events.v1")) }
+        await f.close()
+    }
+
+    @Test("a review store from before segments knew their case opens, and its segments still chain")
+    func storeFromBeforeSegmentCases() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let path = dir.url.appendingPathComponent("review.sqlite").path
+        let sha = String(repeating: "1", count: 64)
+        let old = try DatabaseQueue(path: path)
+        try await old.write { db in
+            try db.execute(sql: """
+                CREATE TABLE segments (
+                    segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL);
+                INSERT INTO segments VALUES ('SEG-OLD', 'DSJ-0009', 1719878400, 1719879000, '\(sha)');
+                """)
+        }
+        try old.close()
+        let store = try SQLiteReviewStore(path: path)
+        var later = try #require(try ExampleEvents.simpleCopy(2, sha: String(repeating: "2", count: 64), previous: sha)
+            .compactMap { e -> AVSegmentRegistered? in
+                if case .avSegmentRegistered(let s) = try EnforcementEvent.decode(e).payload { return s } else { return nil }
+            }.first)
+        later.deviceId = "DSJ-0009"
+        #expect(try await store.predecessor(of: later).link(of: later) == .intact(previous: "SEG-OLD"))
+        var earlier = later
+        earlier.segmentId = "SEG-EARLIER"
+        earlier.startedAt = try #require(Instant("2024-07-02T07:00:00+08:00"))
+        #expect(try await store.caseReviewedAfter(earlier, caseId: "any") == nil, "the old segment's case is not known")
+        await store.close()
+    }
+
+    @Test("one handler at a time works on a case; other cases go on meanwhile")
+    func caseLocks() async throws {
+        let locks = CaseLocks()
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let log = Recorder<String>()
+        let first = Task {
+            try await locks.run("A") {
+                log.append("A1 in")
+                for await _ in gate { break }
+                log.append("A1 out")
+            }
+        }
+        while !log.all.contains("A1 in") { await Task.yield() }
+        let second = Task { try await locks.run("A") { log.append("A2 in") } }
+        for _ in 0..<1_000_000 where locks.waiters("A") != 1 { await Task.yield() }
+        try #require(locks.waiters("A") == 1, "the second handler of A is queued")
+        try await locks.run("B") { log.append("B in") }
+        #expect(log.all == ["A1 in", "B in"], "the second handler of A waits; B does not")
+        open.yield()
+        try await first.value
+        try await second.value
+        #expect(log.all == ["A1 in", "B in", "A1 out", "A2 in"])
+        #expect(locks.waiters("A") == nil && locks.waiters("B") == nil)
     }
 }
