@@ -137,6 +137,36 @@ struct ReviewEndToEndTests {
         await cluster.shutdown()
     }
 
+    @Test("a camera's earlier recording that arrives after the later case was decided clears that decision, through the review's retry topic")
+    func lateRecordingClearsTheLaterCase() async throws {
+        let cluster = try embeddedClusterWithAllTopics()
+        let review = try await ReviewUnderTest.start(cluster: cluster)
+        let shas = (1...3).map { String(repeating: "\($0)", count: 64) }
+        let cases = try (1...3).map { n in try ExampleEvents.simpleCopy(n, sha: shas[n - 1], previous: n > 1 ? shas[n - 2] : nil) }
+        /// Check 11 in the latest findings for case n's decision.
+        func check11(_ n: Int) async throws -> String? {
+            let f = try await reviewEvents(cluster.bootstrapServers).last {
+                $0.type == ReviewEventType.findings.rawValue && $0.payload["decisionId"] as? String == "DEC-S-0088-\(n)"
+            }
+            return ((f?.payload["findings"] as? [[String: Any]])?.first { $0["checkId"] as? Int == 11 })?["result"] as? String
+        }
+        try await ExampleEvents.send(cases[0] + cases[2], bootstrap: cluster.bootstrapServers)
+        try await eventually("case 3 checked while case 2's recording is on its way", timeout: .seconds(60)) { try await check11(3) != nil }
+        #expect(try await check11(3) == "needsHuman")
+        try await ExampleEvents.send(cases[1], bootstrap: cluster.bootstrapServers)
+        try await eventually("case 3's decision cleared", timeout: .seconds(60)) {
+            try await reviewEvents(cluster.bootstrapServers).contains {
+                $0.type == ReviewEventType.cleared.rawValue && $0.payload["decisionId"] as? String == "DEC-S-0088-3"
+            }
+        }
+        #expect(try await check11(3) == "pass")
+        #expect(try await readTopic("zhifa-review.retry", bootstrap: cluster.bootstrapServers).map { $0.keyText } == ["WQ-DWGZ-2024-S-0088-3"])
+        let metrics = try await review.http.get(review.url + "/metrics")
+        #expect(metrics.text.contains("zhifa_review_rechecks_total 1"), "\(metrics.text.split(separator: "\n").filter { $0.contains("recheck") })")
+        await review.stop()
+        await cluster.shutdown()
+    }
+
     @Test("the queue: concurrent claims never share a task, leases expire, access is per agency and qualification, investigators recuse, a returned draft's next version is a new linked task")
     func queue() async throws {
         let cluster = try embeddedClusterWithAllTopics()
