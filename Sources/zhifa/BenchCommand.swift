@@ -7,7 +7,8 @@ import ZhifaRuntime
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks on the embedded broker (numbers, not tests).",
-        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self, BenchPublicityCommand.self, BenchArchiveCommand.self])
+        subcommands: [BenchKafkaCommand.self, BenchIngestCommand.self, BenchReviewCommand.self, BenchPublicityCommand.self, BenchArchiveCommand.self,
+                      BenchContractCommand.self])
 }
 
 /// Options every benchmark shares for comparing with the C baseline in the same sitting.
@@ -200,5 +201,21 @@ struct BenchArchiveCommand: AsyncParsableCommand {
         emit(String(format: "zhifa archive_events_per_s=%.0f verify_s_per_100k_entries=%.2f entries=%lld store_mb=%.0f peak_rss_mb=%.0f relay_msgs_per_s=%.0f",
                     r.eventsPerSecond, r.verifySecondsPer100k, r.entries, r.storeMB, r.peakRSSMB, relay))
         if relay > 0 { emit(String(format: "ratio archive events/relay: %.0f%% (target ≥ 50%%)", 100 * r.eventsPerSecond / relay)) }
+    }
+}
+
+/// `zhifa bench contract`.
+struct BenchContractCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contract", abstract: "What validating one consumed event costs: parse, schema validation, typed decode (µs per event, one core).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Simulated events.") var events = 15_000
+    @Option(help: "Passes over them; the best pass counts.") var passes = 5
+
+    func run() async throws {
+        let (config, _) = try common.load()
+        let r = try ContractBench.run(config: config, events: events, passes: passes) { emit($0) }
+        emit(String(format: "zhifa contract_parse_us=%.2f contract_validate_us=%.2f contract_decode_us=%.2f events=%d avg_bytes=%d",
+                    r.parseMicros, r.validateMicros, r.decodeMicros, r.events, r.averageBytes))
     }
 }
