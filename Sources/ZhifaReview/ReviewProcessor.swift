@@ -75,15 +75,11 @@ public struct ReviewProcessor: Sendable {
         case .decisionDrafted(let d): toReview.append((d.decisionId, state.issued[d.decisionId] != nil ? .issued : .drafted, true))
         case .decisionIssued(let d): toReview.append((d.decisionId, .issued, true))
         default:
-            for id in state.decisionIds where snapshot.decisions[id] != nil {
-                toReview.append((id, state.issued[id] != nil ? .issued : .drafted, false))
-            }
+            toReview = Self.reviewed(state, snapshot).map { ($0.0, $0.1, false) }
         }
         for (decisionId, trigger, prompted) in toReview {
-            guard let view = DecisionView(state: state, decisionId: decisionId, trigger: trigger) else { continue }
-            let review = DecisionReview(state: state, decision: view, rules: settings.rules, book: book, calendar: calendar,
-                                        predecessor: { preds[$0.segmentId] ?? .none })
-            try evaluate(review, state: state, triggerId: event.id, prompted: prompted, snapshot: snapshot, step: &step)
+            try review(decisionId, trigger: trigger, prompted: prompted, triggerId: event.id, state: state, predecessors: preds,
+                       snapshot: snapshot, step: &step)
         }
         if let pending, let other = try await store.caseReviewedAfter(pending, caseId: event.caseId) {
             step.outputs.append(try InternalEvents.record(
@@ -113,12 +109,9 @@ public struct ReviewProcessor: Sendable {
             var step = ProcessingStep(
                 eventId: id, caseId: request.caseId, type: ReviewRecheckEvent.type, time: now(), structured: [],
                 segment: nil, decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
-            for decisionId in state.decisionIds where snapshot.decisions[decisionId] != nil {
-                guard let view = DecisionView(state: state, decisionId: decisionId, trigger: state.issued[decisionId] != nil ? .issued : .drafted)
-                else { continue }
-                let review = DecisionReview(state: state, decision: view, rules: settings.rules, book: book, calendar: calendar,
-                                            predecessor: { preds[$0.segmentId] ?? .none })
-                try evaluate(review, state: state, triggerId: request.segmentEventId, prompted: false, snapshot: snapshot, step: &step)
+            for (decisionId, trigger) in Self.reviewed(state, snapshot) {
+                try review(decisionId, trigger: trigger, prompted: false, triggerId: request.segmentEventId, state: state, predecessors: preds,
+                           snapshot: snapshot, step: &step)
             }
             try await store.commit(step)
             if cached == nil { cache.store(request.caseId, events: events) }
@@ -127,6 +120,20 @@ public struct ReviewProcessor: Sendable {
                          metadata: ["case": "\(request.caseId)", "segment": "\(request.segmentId)", "outputs": "\(step.outputs.count)"])
             return step.outputs
         }
+    }
+
+    /// The case's decisions reviewed before, each with what it is now (drafted, or issued).
+    private static func reviewed(_ state: CaseState, _ snapshot: CaseSnapshot) -> [(String, ReviewTrigger)] {
+        state.decisionIds.filter { snapshot.decisions[$0] != nil }.map { ($0, state.issued[$0] != nil ? .issued : .drafted) }
+    }
+
+    /// Reviews one decision of the case as it stands; `triggerId` names the event that prompted it.
+    private func review(_ decisionId: String, trigger: ReviewTrigger, prompted: Bool, triggerId: String, state: CaseState,
+                        predecessors: [String: DevicePredecessor], snapshot: CaseSnapshot, step: inout ProcessingStep) throws {
+        guard let view = DecisionView(state: state, decisionId: decisionId, trigger: trigger) else { return }
+        let review = DecisionReview(state: state, decision: view, rules: settings.rules, book: book, calendar: calendar,
+                                    predecessor: { predecessors[$0.segmentId] ?? .none })
+        try evaluate(review, state: state, triggerId: triggerId, prompted: prompted, snapshot: snapshot, step: &step)
     }
 
     /// Stored structured-mode events, decoded (unreadable ones are skipped: they were validated when stored).
