@@ -29,8 +29,11 @@ public func files(in dir: URL, suffix: String = ".json") -> [URL] {
         .filter { $0.lastPathComponent.hasSuffix(suffix) }.sorted { $0.lastPathComponent < $1.lastPathComponent }
 }
 
-/// Runs a program and returns its standard output (fails the test on a non-zero exit).
-public func runProgram(_ path: String, _ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs a program to its end and returns its exit status and output. The waiting (reading both
+/// pipes, then the exit) happens on threads of its own, never on the cooperative pool: with two
+/// cores that pool has two threads, and a test blocking one for a browser or Python run stalled
+/// every other test of the run (an archive test once waited 30 s for a first batch that way).
+public func runProgram(_ path: String, _ args: [String], environment: [String: String]? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -39,10 +42,26 @@ public func runProgram(_ path: String, _ args: [String], environment: [String: S
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    async let o = readToEnd(out.fileHandleForReading)
+    async let e = readToEnd(err.fileHandleForReading)
+    let (stdout, stderr) = await (o, e)
+    let status = await onOwnThread { () -> Int32 in
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+    return (status, stdout, stderr)
+}
+
+/// Reads a pipe to its end on a thread of its own.
+private func readToEnd(_ handle: FileHandle) async -> String {
+    await onOwnThread { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
+}
+
+/// Runs blocking `work` on a new thread and resumes with its result.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: work()) }
+    }
 }
 
 /// The default configuration with overrides.

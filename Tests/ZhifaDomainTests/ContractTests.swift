@@ -85,7 +85,7 @@ struct ContractTests {
 @Suite("Validator cross-checked with Python jsonschema")
 struct CrossCheckTests {
     @Test("the Swift validator decides like jsonschema on generated valid and mutated events")
-    func crossCheck() throws {
+    func crossCheck() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
         var rng = SeededGenerator(seed: 20_240_506)
@@ -104,7 +104,7 @@ struct CrossCheckTests {
         #expect(count >= 300)
         let valid = swiftDecisions.values.filter { $0 }.count
         #expect(valid > 40 && count - valid > 150, "both valid and invalid variants are generated (\(valid) valid of \(count))")
-        let result = try runProgram("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("Tests/Tools/jsonschema_check.py").path,
+        let result = try await runProgram("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("Tests/Tools/jsonschema_check.py").path,
                                                      contractDirectory.appendingPathComponent("enforcement-event.v1.schema.json").path, dir.url.path])
         try #require(result.status == 0, "python: \(result.stderr)")
         let python = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Bool]

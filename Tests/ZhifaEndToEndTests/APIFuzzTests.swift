@@ -43,7 +43,7 @@ struct APIFuzzTests {
         let cluster = try embeddedClusterWithAllTopics()
         let review = try await ReviewUnderTest.start(cluster: cluster)
         try await ExampleEvents.send(try ExampleEvents.all(), bootstrap: cluster.bootstrapServers)
-        let token = try review.token("REV-DWGZ-01")
+        let token = try await review.token("REV-DWGZ-01")
         try await eventually("a task for DEC-0012", timeout: .seconds(60)) { !(try await review.tasks(token)).isEmpty }
         let claimed = try await review.http.post(review.url + "/v1/review/tasks/claim", token: token)
         let taskId = try #require(claimed.json?["taskId"] as? String, "the task is claimed")
@@ -94,7 +94,7 @@ struct APIFuzzTests {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
         let archive = try await ArchiveUnderTest.start(cluster: cluster, dataDir: dir.url)
-        let token = try archivistToken("ARC-DWGZ-01")
+        let token = try await archivistToken("ARC-DWGZ-01")
         var odd = OddValues(random: SeededRandom(seed: 11))
         let base = archive.url + "/v1/archive"
         for bad in ["", "x", token + "x", String(token.dropLast(3))] {

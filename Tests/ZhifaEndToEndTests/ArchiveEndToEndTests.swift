@@ -29,13 +29,13 @@ struct ArchiveUnderTest {
 }
 
 /// `zhifa archive ARGS --data-dir DIR` (an operator command).
-func archiveCommand(_ args: [String], dataDir: URL) throws -> (status: Int32, stdout: String, stderr: String) {
-    try runProgram(buildProduct("zhifa").path, ["archive"] + args + ["--data-dir", dataDir.path])
+func archiveCommand(_ args: [String], dataDir: URL) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await runProgram(buildProduct("zhifa").path, ["archive"] + args + ["--data-dir", dataDir.path])
 }
 
 /// A bearer token for a registered archivist.
-func archivistToken(_ id: String) throws -> String {
-    let r = try runProgram(buildProduct("zhifa").path, ["archive", "token", "--archivist", id])
+func archivistToken(_ id: String) async throws -> String {
+    let r = try await runProgram(buildProduct("zhifa").path, ["archive", "token", "--archivist", id])
     guard r.status == 0 else { throw TimedOut(description: "archive token: \(r.stderr)") }
     return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 }
@@ -110,7 +110,7 @@ struct ArchiveEndToEndTests {
         try await ExampleEvents.send(gapCase + examples + [bad], bootstrap: cluster.bootstrapServers)
 
         // The reviewer approves the general case's major decision, so its opinion and publication follow.
-        let reviewer = try review.token("REV-DWGZ-01")
+        let reviewer = try await review.token("REV-DWGZ-01")
         // (Two tasks, DEC-0012 and its GAP copy, in either order: claim and approve both.)
         try await eventually("two review tasks", timeout: .seconds(60)) { try await review.tasks(reviewer).count == 2 }
         for _ in 0..<2 {
@@ -119,7 +119,7 @@ struct ArchiveEndToEndTests {
             #expect(try await review.http.post(review.url + "/v1/review/tasks/\(taskId)/opinion", token: reviewer, json: ["opinion": "approve"]).status == 200)
         }
 
-        let token = try archivistToken("ARC-DWGZ-01")
+        let token = try await archivistToken("ARC-DWGZ-01")
         var record: [String: Any] = [:]
         var seen: [String] = []
         do {
@@ -171,7 +171,7 @@ struct ArchiveEndToEndTests {
         #expect(sealingGaps.count == 1)
         #expect(sealingGaps.first?["explained"] as? Bool == true)
         #expect((sealingGaps.first?["reason"] as? String)?.isEmpty == false)
-        let cli = try archiveCommand(["completeness", "--case", "WQ-DWGZ-2024-0012-GAP", "--json"], dataDir: dir.url)
+        let cli = try await archiveCommand(["completeness", "--case", "WQ-DWGZ-2024-0012-GAP", "--json"], dataDir: dir.url)
         #expect(cli.status == 0, "\(cli.stderr)")
         let gapReport = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any])
         #expect(gapReport["complete"] as? Bool == false)
@@ -181,12 +181,12 @@ struct ArchiveEndToEndTests {
         // Ten minutes, 14:44 to 14:54 on the camera's clock (the report corrects its 10 ms offset).
         #expect(abs((unexplained.first?["seconds"] as? Double ?? 0) - 600) < 1, "\(String(describing: unexplained.first))")
         #expect((unexplained.first?["from"] as? String)?.hasPrefix("2024-05-08T14:4") == true)
-        let text = try archiveCommand(["completeness", "--case", "WQ-DWGZ-2024-0012-GAP"], dataDir: dir.url)
+        let text = try await archiveCommand(["completeness", "--case", "WQ-DWGZ-2024-0012-GAP"], dataDir: dir.url)
         #expect(text.stdout.contains("INCOMPLETE"), "\(text.stdout)")
 
         // Access: a token is needed; another agency's archivist does not see the case; verify over HTTP.
         #expect(try await archive.http.get(archive.url + "/v1/archive/cases/WQ-DWGZ-2024-0012").status == 401)
-        let other = try archivistToken("ARC-HXW-01")
+        let other = try await archivistToken("ARC-HXW-01")
         let hidden = try await archive.http.get(archive.url + "/v1/archive/cases/WQ-DWGZ-2024-0012", token: other)
         #expect(hidden.status == 404)
         #expect(hidden.header("Content-Type")?.contains("application/problem+json") == true)
@@ -209,9 +209,9 @@ struct ArchiveEndToEndTests {
         await cluster.shutdown()
 
         // 四性检测 from the command line passes, and every read above is in the chained audit log.
-        let ok = try archiveCommand(["verify"], dataDir: dir.url)
+        let ok = try await archiveCommand(["verify"], dataDir: dir.url)
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
-        let report = try archiveCommand(["verify", "--json"], dataDir: dir.url)
+        let report = try await archiveCommand(["verify", "--json"], dataDir: dir.url)
         let reportJSON = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
         #expect(reportJSON?["ok"] as? Bool == true)
         let audit: [(String, String, String)] = try await DatabaseQueue(path: archive.storePath).read { db in
@@ -225,17 +225,17 @@ struct ArchiveEndToEndTests {
         let packageDir = try TemporaryDirectory()
         defer { packageDir.cleanup() }
         let package = packageDir.url.appendingPathComponent("WQ-DWGZ-2024-0012.zip")
-        let export = try archiveCommand(["export", "--case", "WQ-DWGZ-2024-0012", "--out", package.path], dataDir: dir.url)
+        let export = try await archiveCommand(["export", "--case", "WQ-DWGZ-2024-0012", "--out", package.path], dataDir: dir.url)
         #expect(export.status == 0, "\(export.stderr)")
-        let offline = try runProgram(buildProduct("zhifa").path, ["archive", "verify-package", package.path])
+        let offline = try await runProgram(buildProduct("zhifa").path, ["archive", "verify-package", package.path])
         #expect(offline.status == 0, "\(offline.stdout)\(offline.stderr)")
         var bytes = try Data(contentsOf: package)
         bytes[bytes.count / 2] ^= 0x20
         let changed = packageDir.url.appendingPathComponent("changed.zip")
         try bytes.write(to: changed)
-        let refused = try runProgram(buildProduct("zhifa").path, ["archive", "verify-package", changed.path])
+        let refused = try await runProgram(buildProduct("zhifa").path, ["archive", "verify-package", changed.path])
         #expect(refused.status == 1, "\(refused.stdout)")
-        let unknown = try archiveCommand(["export", "--case", "NO-SUCH-CASE", "--out", package.path], dataDir: dir.url)
+        let unknown = try await archiveCommand(["export", "--case", "NO-SUCH-CASE", "--out", package.path], dataDir: dir.url)
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("NO-SUCH-CASE"), "\(unknown.stderr)")
 
@@ -257,7 +257,7 @@ struct ArchiveEndToEndTests {
             let copy = try copyArchive(dir.url)
             defer { copy.cleanup() }
             try tamperArchive(copy.url, sql)
-            let r = try archiveCommand(["verify"], dataDir: copy.url)
+            let r = try await archiveCommand(["verify"], dataDir: copy.url)
             #expect(r.status == 1, "\(what) went unnoticed: \(r.stdout)")
             let firstBad = r.stdout.split(separator: "\n").first { $0.contains("first bad entry") }.map(String.init) ?? ""
             #expect(firstBad.contains(named), "\(what) should name \(named): \(r.stdout)")
@@ -311,7 +311,7 @@ struct ArchiveEndToEndTests {
         }
         await second.stop()
         await cluster.shutdown()
-        let verify = try archiveCommand(["verify"], dataDir: dir.url)
+        let verify = try await archiveCommand(["verify"], dataDir: dir.url)
         #expect(verify.status == 0, "\(verify.stdout)")
     }
 }

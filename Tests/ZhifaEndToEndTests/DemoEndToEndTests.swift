@@ -24,7 +24,7 @@ struct DemoEndToEndTests {
         #expect(late.isEmpty, "published late: \(late)")
 
         // Major drafts wait in the reviewers' queue, open and not overdue.
-        let token = try reviewerToken()
+        let token = try await reviewerToken()
         var tasks: [[String: Any]] = []
         try await eventually("a major draft in the review queue", timeout: .seconds(120)) {
             tasks = try await http.get(review + "/v1/review/tasks", token: token).json?["tasks"] as? [[String: Any]] ?? []
@@ -42,7 +42,7 @@ struct DemoEndToEndTests {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
         let http = HTTPTestClient()
-        let token = try reviewerToken()
+        let token = try await reviewerToken()
 
         // The first run: major drafts reach the reviewers' queue; then it is stopped.
         let first = try demo(in: dir)
@@ -92,8 +92,8 @@ struct DemoEndToEndTests {
     }
 
     /// A bearer token for the demo town's first legal reviewer.
-    func reviewerToken() throws -> String {
-        try runProgram(buildProduct("zhifa").path, ["review", "token", "--reviewer", "REV-DWGZ-01"]).stdout
+    func reviewerToken() async throws -> String {
+        try await runProgram(buildProduct("zhifa").path, ["review", "token", "--reviewer", "REV-DWGZ-01"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

@@ -16,8 +16,8 @@ struct FoundationEndToEndTests {
         defer { dir.cleanup() }
         let broker = try ZhifaProcess(["broker", "--data-dir", dir.url.path])
         let bootstrap = try await broker.waitForLine("kafka bootstrap: ")
-        func simulate(_ extra: [String]) throws -> (sent: String, withheld: Int) {
-            let run = try runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000"] + extra,
+        func simulate(_ extra: [String]) async throws -> (sent: String, withheld: Int) {
+            let run = try await runProgram(buildProduct("zhifa").path, ["terminal", "simulate", "--data-dir", dir.url.path, "--cases", "40", "--rate", "5000"] + extra,
                                      environment: ["ZHIFA_LOG_LEVEL": "warning"])
             #expect(run.status == 0, "\(run.stderr)")
             return (run.stdout, run.stdout.firstMatch(of: /; (\d+) events dated after now not sent/).map { Int($0.1)! } ?? 0)
@@ -26,7 +26,7 @@ struct FoundationEndToEndTests {
             try await readTopic("zhifa.events.v1", bootstrap: bootstrap).map { m in m.headers.text("ce_time").flatMap { RFC3339Time.parse($0)?.date } ?? .distantFuture }
         }
         // By default the cases are far enough back to be complete: every one is closed, or its decision revoked.
-        let complete = try simulate([])
+        let complete = try await simulate([])
         #expect(complete.withheld == 0, "\(complete.sent)")
         let firstRun = try await readTopic("zhifa.events.v1", bootstrap: bootstrap)
         let cases = Set(firstRun.compactMap(\.keyText))
@@ -34,13 +34,13 @@ struct FoundationEndToEndTests {
         #expect(cases.count == 40 && ended == cases, "\(cases.count) cases, \(ended.count) closed or revoked")
         // Cases opened over the last 30 days: general ones are decided and closed weeks later.
         let recentStart = ChinaTime.day(of: Date()).adding(days: -30).description
-        let recent = try simulate(["--start", recentStart])
+        let recent = try await simulate(["--start", recentStart])
         #expect(recent.withheld > 0, "\(recent.sent)")
         let now = Date()
         let times = try await sentTimes()
         #expect(times.allSatisfy { $0 <= now }, "events dated after now: \(times.filter { $0 > now }.count)")
         // --include-future sends the whole plan: exactly the withheld events more.
-        let all = try simulate(["--start", recentStart, "--include-future"])
+        let all = try await simulate(["--start", recentStart, "--include-future"])
         #expect(all.withheld == 0 && !all.sent.contains("not sent"))
         #expect(try await sentTimes().count == 2 * times.count - firstRun.count + recent.withheld)
         await broker.stop()
@@ -60,13 +60,13 @@ struct FoundationEndToEndTests {
 
         // terminal send (straight to Kafka) finds the broker through the data directory.
         let examples = files(in: contractDirectory.appendingPathComponent("examples"))
-        let send = try runProgram(buildProduct("zhifa").path, ["terminal", "send", "--data-dir", dir.url.path] + examples.map(\.path),
+        let send = try await runProgram(buildProduct("zhifa").path, ["terminal", "send", "--data-dir", dir.url.path] + examples.map(\.path),
                                   environment: ["ZHIFA_LOG_LEVEL": "warning"])
         #expect(send.status == 0, "\(send.stderr)")
         #expect(send.stdout.split(separator: "\n").count == examples.count)
 
         // tail prints the INTERFACES.md JSON lines.
-        let tail = try runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--from-beginning", "--count", "\(examples.count)", "--data-dir", dir.url.path])
+        let tail = try await runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--from-beginning", "--count", "\(examples.count)", "--data-dir", dir.url.path])
         #expect(tail.status == 0, "\(tail.stderr)")
         let lines = tail.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         #expect(lines.count == examples.count)
@@ -80,9 +80,9 @@ struct FoundationEndToEndTests {
             #expect((l["timestamp"] as? String).flatMap { RFC3339Time.parse($0) } != nil)
         }
         // A raw, non-JSON record shows as base64.
-        let raw = try runProgram(buildProduct("zhifa").path, ["terminal", "send", "--raw", "--data-dir", dir.url.path, contractDirectory.appendingPathComponent("bad/not-json.json").path])
+        let raw = try await runProgram(buildProduct("zhifa").path, ["terminal", "send", "--raw", "--data-dir", dir.url.path, contractDirectory.appendingPathComponent("bad/not-json.json").path])
         #expect(raw.status == 0)
-        let all = try runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--from-beginning", "--count", "\(examples.count + 1)", "--data-dir", dir.url.path])
+        let all = try await runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--from-beginning", "--count", "\(examples.count + 1)", "--data-dir", dir.url.path])
         #expect(all.stdout.contains("\"base64\""))
 
         broker.signal(SIGTERM)
@@ -90,7 +90,7 @@ struct FoundationEndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("bootstrap").path))
         #expect(!FileManager.default.fileExists(atPath: extra.path))
         // With no broker, commands say what to do.
-        let none = try runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--data-dir", dir.url.path])
+        let none = try await runProgram(buildProduct("zhifa").path, ["tail", "zhifa.events.v1", "--data-dir", dir.url.path])
         #expect(none.status != 0)
         #expect(none.stderr.contains("start `zhifa up` or `zhifa broker` first"))
     }
@@ -163,7 +163,7 @@ struct FoundationEndToEndTests {
         let env = ["ZHIFA_KAFKA_BROKERS": cluster.bootstrapServers]
         var list = (status: Int32(0), stdout: "", stderr: "")
         try await eventually("two dead letters listed") {
-            list = try runProgram(buildProduct("zhifa").path, ["dlq", "list", "g-cli"], environment: env)
+            list = try await runProgram(buildProduct("zhifa").path, ["dlq", "list", "g-cli"], environment: env)
             return list.stdout.split(separator: "\n").count == 2
         }
         let letters = list.stdout.split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
@@ -175,13 +175,13 @@ struct FoundationEndToEndTests {
             #expect(l["group"] as? String == "g-cli")
         }
         seen.append("heal")
-        let replay = try runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "bad-2"], environment: env)
+        let replay = try await runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "bad-2"], environment: env)
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.stdout.contains("replayed 1 dead letter"))
         try await eventually("the replayed message processed") { seen.all.contains("bad-2") }
-        let again = try runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "bad-2"], environment: env)
+        let again = try await runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "bad-2"], environment: env)
         #expect(again.stdout.contains("replayed 0 dead letter"), "a dead letter is replayed once")
-        let missing = try runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "nope"], environment: env)
+        let missing = try await runProgram(buildProduct("zhifa").path, ["dlq", "replay", "g-cli", "--id", "nope"], environment: env)
         #expect(missing.status != 0)
         #expect(!seen.all.contains("bad-1"))
         await group.triggerGracefulShutdown()
@@ -191,7 +191,7 @@ struct FoundationEndToEndTests {
     }
 
     @Test("every zhifa service in deploy/compose.yaml names a real zhifa subcommand")
-    func composeFile() throws {
+    func composeFile() async throws {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/compose.yaml"), encoding: .utf8)
         let doc = try #require(try Yams.load(yaml: text) as? [String: Any])
         let services = try #require(doc["services"] as? [String: Any])
@@ -199,7 +199,7 @@ struct FoundationEndToEndTests {
         #expect((kafka["image"] as? String)?.hasPrefix("apache/kafka") == true)
         let env = kafka["environment"] as? [String: Any] ?? [:]
         #expect(env["KAFKA_PROCESS_ROLES"] as? String == "broker,controller", "KRaft, one node")
-        let dump = try runProgram(buildProduct("zhifa").path, ["--experimental-dump-help"])
+        let dump = try await runProgram(buildProduct("zhifa").path, ["--experimental-dump-help"])
         let tree = try #require(try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
         let subcommands = Set(((tree["command"] as? [String: Any])?["subcommands"] as? [[String: Any]] ?? []).compactMap { $0["commandName"] as? String })
         #expect(subcommands.contains("up") && subcommands.contains("broker"))

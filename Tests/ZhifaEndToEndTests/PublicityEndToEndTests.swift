@@ -105,7 +105,7 @@ struct PublicityEndToEndTests {
             return held.contains { $0["decisionId"] as? String == "DEC-0012" && $0["reason"] as? String == "awaitingApproval" }
         }
         #expect(try await publicity.item(majorId) == nil, "a major decision is not published before approval")
-        let token = try review.token("REV-DWGZ-01")
+        let token = try await review.token("REV-DWGZ-01")
         try await eventually("a task", timeout: .seconds(60)) { try await review.tasks(token).count == 1 }
         let claimed = try await review.http.post(review.url + "/v1/review/tasks/claim", token: token)
         let taskId = try #require(claimed.json?["taskId"] as? String)
@@ -142,7 +142,7 @@ struct PublicityEndToEndTests {
         #expect(try await publicity.http.get(publicity.url + "/feed.json", headers: [("If-None-Match", etag)]).status == 200, "a change makes a new ETag")
 
         // Atom through feedparser, JSON Feed against the specification.
-        let check = try runProgram("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("Tests/Tools/feed_check.py").path, publicity.url])
+        let check = try await runProgram("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("Tests/Tools/feed_check.py").path, publicity.url])
         try #require(check.status == 0, "feed_check: \(check.stdout) \(check.stderr.suffix(2_000))")
         let seen = try #require(try JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])
         let atom = seen["atom"] as? [[String: Any]] ?? []

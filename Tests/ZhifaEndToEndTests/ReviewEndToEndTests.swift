@@ -19,8 +19,8 @@ struct ReviewUnderTest {
         return ReviewUnderTest(process: p, url: try await p.url(of: "review"), dataDir: dir)
     }
 
-    func token(_ reviewer: String, env: [String: String] = [:]) throws -> String {
-        let r = try runProgram(buildProduct("zhifa").path, ["review", "token", "--reviewer", reviewer], environment: env)
+    func token(_ reviewer: String, env: [String: String] = [:]) async throws -> String {
+        let r = try await runProgram(buildProduct("zhifa").path, ["review", "token", "--reviewer", reviewer], environment: env)
         guard r.status == 0 else { throw TimedOut(description: "token: \(r.stderr)") }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -50,7 +50,7 @@ struct ReviewEndToEndTests {
         let cluster = try embeddedClusterWithAllTopics()
         let review = try await ReviewUnderTest.start(cluster: cluster)
         try await ExampleEvents.send(try ExampleEvents.all(), bootstrap: cluster.bootstrapServers)
-        let token = try review.token("REV-DWGZ-01")
+        let token = try await review.token("REV-DWGZ-01")
         var tasks: [[String: Any]] = []
         try await eventually("a task for DEC-0012", timeout: .seconds(60)) {
             tasks = try await review.tasks(token)
@@ -172,7 +172,10 @@ struct ReviewEndToEndTests {
         let cluster = try embeddedClusterWithAllTopics()
         let review = try await ReviewUnderTest.start(cluster: cluster, env: ["ZHIFA_REVIEW_LEASE_SECONDS": "3"])
         for i in 1...5 { try await ExampleEvents.send(try ExampleEvents.generalCopy("Q\(i)"), bootstrap: cluster.bootstrapServers) }
-        let a = try review.token("REV-DWGZ-01"), b = try review.token("REV-DWGZ-02")
+        // Every token first: each is a run of the binary, and the 3 s lease below leaves no time for them.
+        let a = try await review.token("REV-DWGZ-01"), b = try await review.token("REV-DWGZ-02")
+        let other = try await review.token("REV-HXW-01"), unqualified = try await review.token("REV-DWGZ-04")
+        let recused = try await review.token("REV-DWGZ-03")
         try await eventually("five tasks", timeout: .seconds(60)) { try await review.tasks(a).count == 5 }
 
         // Ten claims at once from two reviewers: five tasks, each claimed once.
@@ -194,25 +197,24 @@ struct ReviewEndToEndTests {
         let stale = try await review.http.post(review.url + "/v1/review/tasks/\(reclaimed)/opinion", token: a, json: ["opinion": "approve"])
         #expect(stale.status == 409, "the first reviewer's claim expired")
 
+        // Return with reasons (while b's lease holds); the next version of the draft becomes a new
+        // task linked to the old one.
+        let returned = try await review.http.post(review.url + "/v1/review/tasks/\(reclaimed)/opinion", token: b, json: ["opinion": "return", "reasons": "罚款依据需补充工程造价评估报告"])
+        #expect(returned.status == 200)
+        #expect(returned.json?["state"] as? String == "returned")
+
         // Agency, token and qualification.
         #expect(try await review.http.get(review.url + "/v1/review/tasks").status == 401)
         #expect(try await review.http.get(review.url + "/v1/review/tasks", token: "not.a.token").status == 401)
-        let other = try review.token("REV-HXW-01")
         #expect(try await review.tasks(other).isEmpty)
         #expect(try await review.http.get(review.url + "/v1/review/tasks/\(reclaimed)", token: other).status == 404)
         #expect(try await review.http.post(review.url + "/v1/review/tasks/\(reclaimed)/opinion", token: other, json: ["opinion": "approve"]).status == 404)
-        let unqualified = try review.token("REV-DWGZ-04")
         let refused = try await review.http.get(review.url + "/v1/review/tasks", token: unqualified)
         #expect(refused.status == 403)
         #expect(refused.header("Content-Type")?.hasPrefix("application/problem+json") == true)
         // REV-DWGZ-03 is officer OF-1201, who investigated every copy of the case: nothing to claim.
-        let recused = try review.token("REV-DWGZ-03")
         #expect(try await review.http.post(review.url + "/v1/review/tasks/claim", token: recused).status == 204)
 
-        // Return with reasons; the next version of the draft becomes a new task linked to the old one.
-        let returned = try await review.http.post(review.url + "/v1/review/tasks/\(reclaimed)/opinion", token: b, json: ["opinion": "return", "reasons": "罚款依据需补充工程造价评估报告"])
-        #expect(returned.status == 200)
-        #expect(returned.json?["state"] as? String == "returned")
         let suffix = String(reclaimed.dropFirst("TASK-DEC-0012-".count).prefix { $0 != "-" })
         let redraft = try ExampleEvents.generalCopy(suffix).first { $0.type == EventType.decisionDrafted.rawValue }!
         var v2 = redraft

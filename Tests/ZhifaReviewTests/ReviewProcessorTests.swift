@@ -230,10 +230,9 @@ struct ReviewRecheckTests {
                 log.append("A1 out")
             }
         }
-        while !log.all.contains("A1 in") { await Task.yield() }
+        try await eventually("the first handler of A runs") { log.all.contains("A1 in") }
         let second = Task { try await locks.run("A") { log.append("A2 in") } }
-        for _ in 0..<1_000_000 where locks.waiters("A") != 1 { await Task.yield() }
-        try #require(locks.waiters("A") == 1, "the second handler of A is queued")
+        try await eventually("the second handler of A is queued") { locks.waiters("A") == 1 }
         try await locks.run("B") { log.append("B in") }
         #expect(log.all == ["A1 in", "B in"], "the second handler of A waits; B does not")
         open.yield()
