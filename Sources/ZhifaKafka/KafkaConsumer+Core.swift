@@ -200,6 +200,14 @@ final class ConsumerCore: @unchecked Sendable {
         if revokeWaiting { cond.broadcast() }
     }
 
+    func assignmentEpochs(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: UInt64] {
+        cond.lock()
+        defer { cond.unlock() }
+        var out: [KafkaTopicPartition: UInt64] = [:]
+        for p in partitions { if let ledger = ledgers[p] { out[p] = ledger.epoch } }
+        return out
+    }
+
     private func storeHandleLocked(_ topic: String) -> OpaquePointer? {
         if let h = storeHandles[topic] { return h }
         let h = rd_kafka_topic_new(rk, topic, nil)

@@ -137,6 +137,14 @@ public final class KafkaConsumer: Sendable {
         core.abandon(message)
     }
 
+    /// The assignment epoch of each of `partitions` this member holds. Every assignment of a
+    /// partition gets a larger epoch than the one before, and its messages carry it
+    /// (`assignmentEpoch`), so a revoking hook can tell which messages still on their way are of
+    /// the assignment being revoked. Empty without offset tracking.
+    public func assignmentEpochs(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: UInt64] {
+        core.assignmentEpochs(of: partitions)
+    }
+
     /// Stops fetching the given partitions (messages already buffered are still delivered).
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
         try pauseResume(partitions, pause: true)

@@ -75,7 +75,8 @@ public final class KafkaWorker: Service, Sendable {
         let consumerHolder = ConsumerHolder()
         let hooks = KafkaRebalanceHooks(revoking: { partitions in
             guard let consumer = consumerHolder.consumer else { return }
-            for m in scheduler.removeUnstarted(of: Set(partitions)) { consumer.abandon(m) }
+            let epochs = consumer.assignmentEpochs(of: partitions)
+            for m in scheduler.revoke(Set(partitions), epochs: epochs) { consumer.abandon(m) }
         })
         let consumer: KafkaConsumer
         do {
@@ -134,7 +135,7 @@ public final class KafkaWorker: Service, Sendable {
             }
             metrics.consumed.increment(by: Int64(batch.count))
             let now = DispatchTime.now().uptimeNanoseconds
-            scheduler.submit(batch.map { InFlightMessage(message: $0, takenAt: now, run: run) })
+            for m in scheduler.submit(batch.map { InFlightMessage(message: $0, takenAt: now, run: run) }) { consumer.abandon(m) }
             metrics.inFlight.record(scheduler.inFlight)
         }
     }

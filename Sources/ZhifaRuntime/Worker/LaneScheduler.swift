@@ -53,6 +53,9 @@ final class LaneScheduler: Sendable {
         /// Set by the drain timer: the shutdown stops waiting for in-flight messages.
         var drainGivenUp = false
         var stopped = false
+        /// The last assignment epoch revoked, per partition: a message of that assignment or an
+        /// earlier one reaching `submit` was taken before the revoke, and must not run.
+        var revokedEpochs: [KafkaTopicPartition: UInt64] = [:]
     }
 
     let maxInFlight: Int
@@ -94,11 +97,19 @@ final class LaneScheduler: Sendable {
     }
 
     /// Adds taken messages to their lanes (a message whose key has no open lane opens one) and
-    /// wakes idle handler tasks.
-    func submit(_ items: [InFlightMessage]) {
+    /// wakes idle handler tasks. Returns the messages of a revoked assignment, which are not
+    /// added (the caller abandons them): taken before the revoke but submitted after it, one of
+    /// them could otherwise run before an earlier message of its key that the revoke removed,
+    /// which the partition's next owner then runs after it.
+    func submit(_ items: [InFlightMessage]) -> [KafkaConsumerMessage] {
         inFlightCount.add(items.count, ordering: .sequentiallyConsistent)
-        let wakeups = state.withLock { s in
+        let (wakeups, stale) = state.withLock { s in
+            var stale: [KafkaConsumerMessage] = []
             for item in items {
+                if !s.revokedEpochs.isEmpty, let revoked = s.revokedEpochs[item.laneKey.topicPartition], item.message.assignmentEpoch <= revoked {
+                    stale.append(item.message)
+                    continue
+                }
                 if let head = s.lanes.find(item.laneKey) {
                     if head.queuedBehind == nil { head.queuedBehind = Deque() }
                     head.queuedBehind!.append(item)
@@ -108,9 +119,21 @@ final class LaneScheduler: Sendable {
                     s.ready.append(item)
                 }
             }
-            return pairIdle(&s)
+            return (pairIdle(&s), stale)
         }
+        if !stale.isEmpty { finished(stale.count) }
         for (c, b) in wakeups { c.resume(returning: b) }
+        return stale
+    }
+
+    /// A revoke of `partitions`, whose assignments had `epochs`: messages of those assignments
+    /// submitted from now on are refused, and queued ones that have not started are removed and
+    /// returned (the caller abandons them). Started ones finish.
+    func revoke(_ partitions: Set<KafkaTopicPartition>, epochs: [KafkaTopicPartition: UInt64]) -> [KafkaConsumerMessage] {
+        state.withLock { s in
+            for (p, e) in epochs { s.revokedEpochs[p] = max(s.revokedEpochs[p] ?? 0, e) }
+        }
+        return removeUnstarted(of: partitions)
     }
 
     /// A fair share of the ready lanes for one task: a few at a time when the queue is short, up
