@@ -137,6 +137,10 @@ public final class ArchiveConsumer: Service, Sendable {
             let outcome = try await self.store.append(messages)
             if outcome.appended > 0 { self.appended.increment(by: outcome.appended) }
             if outcome.duplicates > 0 { self.duplicates.increment(by: outcome.duplicates) }
+            for chain in outcome.newLogs {
+                self.logger.notice("a topic-partition's log started again at a lower offset (a restarted embedded broker, or a recreated topic); its messages go on in a chain of their own",
+                                   metadata: ["chain": "\(chain)"])
+            }
             return outcome
         }
     }

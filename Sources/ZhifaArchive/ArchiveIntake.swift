@@ -12,7 +12,8 @@ public struct IncomingMessage: Sendable {
     public var headers: [KafkaHeader] { didSet { derived = nil } }
     public var value: [UInt8] { didSet { derived = nil } }
     public var receivedAt: Date
-    /// `ce_id` of a valid event, else `kafka:<topic>/<partition>/<offset>`.
+    /// `ce_id` of a valid event, else `kafka:<topic>/<partition>/<offset>` (the store puts the
+    /// message's chain in place of `<topic>/<partition>`: `ArchiveChain.fallbackEventId`).
     public var eventId: String
     /// The `ce_id` header as sent (receipts are keyed by it).
     public var ceId: String?
@@ -52,6 +53,11 @@ public struct IncomingMessage: Sendable {
     /// Computes the stored forms of the message's bytes now (the store computes them itself for a
     /// message without them).
     public mutating func deriveStoredFields() { derived = StoredFields(of: self) }
+
+    /// Whether its event id is its place in the log (it has no valid `ce_id`).
+    var hasFallbackId: Bool {
+        eventId == ArchiveChain.fallbackEventId(chain: ArchiveChain.chain(topic: topic, partition: partition), offset: offset)
+    }
 
     /// The stored forms, computed now if they were not derived (or the bytes changed since).
     var storedFields: StoredFields { derived ?? StoredFields(of: self) }
@@ -98,7 +104,7 @@ public struct ArchiveIntake: Sendable {
     /// Reads the message's identity, validity and the fields the archive indexes.
     func classify(_ m: KafkaConsumerMessage, receivedAt: Date) -> IncomingMessage {
         let ceId = m.headers.text("ce_id").flatMap { $0.isEmpty ? nil : $0 }
-        let fallbackId = "kafka:\(m.topic)/\(m.partition)/\(m.offset)"
+        let fallbackId = ArchiveChain.fallbackEventId(chain: ArchiveChain.chain(topic: m.topic, partition: m.partition), offset: m.offset)
         var out = IncomingMessage(topic: m.topic, partition: m.partition, offset: m.offset, key: m.key, headers: m.headers, value: m.value ?? [],
                                   receivedAt: receivedAt, eventId: fallbackId, ceId: ceId, valid: false, invalidReason: nil, caseId: nil,
                                   eventType: m.headers.text("ce_type"))

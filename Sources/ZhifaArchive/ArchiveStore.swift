@@ -25,6 +25,9 @@ public struct AppendOutcome: Sendable {
     public var receipts: [ArchiveReceipt]
     public var appended: Int
     public var duplicates: Int
+    /// Chains begun by this batch because a topic-partition's log started again at a lower offset
+    /// (a restarted embedded broker, a recreated topic).
+    public var newLogs: [String] = []
 }
 
 /// One link of a chain, for proofs: enough to recompute the chain's hashes without the entries.
@@ -124,6 +127,35 @@ public final class SQLiteArchiveStore: ArchiveStore {
         return (0, ArchiveChain.genesis)
     }
 
+    /// The log of a topic-partition the archive is appending to: its chain and last offset.
+    struct CurrentLog {
+        var chain: String
+        var lastOffset: Int64
+    }
+
+    /// The current log of the topic-partition whose first chain is `base`: its chain of the
+    /// highest incarnation, and that chain's last offset (-1 for none yet).
+    static func currentLog(_ db: Database, base: String, topic: String, partition: Int32) throws -> CurrentLog {
+        let chains = try String.fetchAll(db.cachedStatement(sql: "SELECT chain FROM heads"))
+            .filter { ArchiveChain.holds($0, topic: topic, partition: partition) }
+        let chain = chains.max { ArchiveChain.incarnation(of: $0) < ArchiveChain.incarnation(of: $1) } ?? base
+        let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT offset FROM entries WHERE chain = ? ORDER BY seq DESC LIMIT 1"), arguments: [chain])
+        return CurrentLog(chain: chain, lastOffset: last ?? -1)
+    }
+
+    /// Whether a message at or below its log's last offset is one already archived (redelivered,
+    /// or sent again), rather than a message of a log that started again: an entry with its id
+    /// (its place in `chain`, for a message without a `ce_id`) and the same bytes, or the entry
+    /// that marked it as a `ce_id` re-used with other bytes.
+    static func isArchived(_ db: Database, _ m: IncomingMessage, _ stored: StoredFields, chain: String) throws -> Bool {
+        let id = m.hasFallbackId ? ArchiveChain.fallbackEventId(chain: chain, offset: m.offset) : m.eventId
+        let sha = try String.fetchOne(db.cachedStatement(sql: "SELECT payload_sha256 FROM entries WHERE event_id = ?"), arguments: [id])
+        if sha == stored.payloadSha256 { return true }
+        guard sha != nil, !m.hasFallbackId else { return false }
+        return try String.fetchOne(db.cachedStatement(sql: "SELECT event_id FROM entries WHERE event_id = ?"),
+                                   arguments: ["\(id)#\(stored.payloadSha256.prefix(16))"]) != nil
+    }
+
     // MARK: append
 
     public func append(_ messages: [IncomingMessage]) async throws -> AppendOutcome {
@@ -131,13 +163,24 @@ public final class SQLiteArchiveStore: ArchiveStore {
             var receipts: [ArchiveReceipt] = []
             var appended = 0
             var duplicates = 0
+            var newLogs: [String] = []
             var heads: [String: (seq: Int64, hash: String, at: String)] = [:]  // moved in this batch
+            var logs: [String: CurrentLog] = [:]  // by first chain, as read or moved in this batch
             var receivedText: (Date, String)? = nil  // a batch shares one receive time
             for m in messages {
                 let stored = m.storedFields
                 if receivedText?.0 != m.receivedAt { receivedText = (m.receivedAt, ChinaTime.formatMillis(m.receivedAt)) }
-                let (seq, prev) = try heads[stored.chain].map { ($0.seq, $0.hash) } ?? Self.head(db, stored.chain)
-                var e = ArchiveEntry(chain: stored.chain, sequence: seq + 1, kind: .message, eventId: m.eventId, topic: m.topic, partition: m.partition, offset: m.offset,
+                var log = try logs[stored.chain] ?? Self.currentLog(db, base: stored.chain, topic: m.topic, partition: m.partition)
+                if m.offset <= log.lastOffset, try !Self.isArchived(db, m, stored, chain: log.chain) {
+                    // Not a message seen before, at an offset already passed: the log started again.
+                    log = CurrentLog(chain: ArchiveChain.chain(topic: m.topic, partition: m.partition, incarnation: ArchiveChain.incarnation(of: log.chain) + 1),
+                                     lastOffset: -1)
+                    newLogs.append(log.chain)
+                }
+                logs[stored.chain] = log
+                let eventId = log.chain != stored.chain && m.hasFallbackId ? ArchiveChain.fallbackEventId(chain: log.chain, offset: m.offset) : m.eventId
+                let (seq, prev) = try heads[log.chain].map { ($0.seq, $0.hash) } ?? Self.head(db, log.chain)
+                var e = ArchiveEntry(chain: log.chain, sequence: seq + 1, kind: .message, eventId: eventId, topic: m.topic, partition: m.partition, offset: m.offset,
                                      key: stored.keyBase64, headers: stored.headers, receivedAt: receivedText!.1, valid: m.valid, invalidReason: m.invalidReason,
                                      caseId: m.caseId, eventType: m.eventType, payloadSha256: stored.payloadSha256, payloadSize: Int64(m.value.count), prevHash: "", hash: "")
                 ArchiveChain.seal(&e, after: prev)
@@ -147,8 +190,8 @@ public final class SQLiteArchiveStore: ArchiveStore {
                                                    segmentId: m.valid ? m.segmentId : nil, startedAt: m.valid ? m.startedAt : nil)
                 if !inserted {
                     let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT chain, seq, hash, valid, payload_sha256, topic, partition, offset, received_at FROM entries WHERE event_id = ?"),
-                                                    arguments: [m.eventId])
-                    guard let existing else { throw DatabaseError(message: "an entry with event id \(m.eventId) was neither inserted nor found") }
+                                                    arguments: [eventId])
+                    guard let existing else { throw DatabaseError(message: "an entry with event id \(eventId) was neither inserted nor found") }
                     if existing["payload_sha256"] as String == stored.payloadSha256 || !m.valid {
                         duplicates += 1
                         if existing["valid"] as Bool, let ceId = m.ceId {
@@ -159,9 +202,9 @@ public final class SQLiteArchiveStore: ArchiveStore {
                         continue
                     }
                     // The same ce_id with other bytes: kept, as what was sent, but marked (once).
-                    e.eventId = "\(m.eventId)#\(stored.payloadSha256.prefix(16))"
+                    e.eventId = "\(eventId)#\(stored.payloadSha256.prefix(16))"
                     e.valid = false
-                    e.invalidReason = "ce_id \(m.eventId) was already archived with different content (\(existing["chain"] as String) #\(existing["seq"] as Int64))"
+                    e.invalidReason = "ce_id \(eventId) was already archived with different content (\(existing["chain"] as String) #\(existing["seq"] as Int64))"
                     ArchiveChain.seal(&e, after: prev)
                     inserted = try EntryInsert.run(db, e, headersJSON: stored.headersJSON, payload: m.value, deviceId: nil, segmentId: nil, startedAt: nil)
                     if !inserted {
@@ -169,7 +212,8 @@ public final class SQLiteArchiveStore: ArchiveStore {
                         continue
                     }
                 }
-                heads[stored.chain] = (e.sequence, e.hash, e.receivedAt)
+                heads[log.chain] = (e.sequence, e.hash, e.receivedAt)
+                logs[stored.chain]!.lastOffset = max(log.lastOffset, m.offset)
                 appended += 1
                 if e.valid, let ceId = m.ceId {
                     receipts.append(ArchiveReceipt(eventId: ceId, topic: m.topic, partition: m.partition, offset: m.offset, chain: e.chain, sequence: e.sequence,
@@ -177,7 +221,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
                 }
             }
             for (chain, h) in heads { try Self.setHead(db, chain: chain, sequence: h.seq, hash: h.hash, at: h.at) }
-            return AppendOutcome(receipts: receipts, appended: appended, duplicates: duplicates)
+            return AppendOutcome(receipts: receipts, appended: appended, duplicates: duplicates, newLogs: newLogs)
         }
     }
 

@@ -66,6 +66,56 @@ import ZhifaRuntime
         }
     }
 
+    /// A contract example sent again under another id, at `offset` of partition 0.
+    static func renamedExample(_ id: String, offset: Int64) throws -> IncomingMessage {
+        var ce = try ExampleEvents.all()[0]
+        ce.id = id
+        let r = CloudEventKafka.record(for: ce, topic: "zhifa.events.v1")
+        return intake.read(KafkaConsumerMessage(topic: "zhifa.events.v1", partition: 0, offset: offset, timestamp: nil, key: r.key, value: r.value, headers: r.headers),
+                           receivedAt: Date())
+    }
+
+    /// Bytes that are not an event, at `offset` of partition 0.
+    static func garbage(_ text: String, offset: Int64) -> IncomingMessage {
+        intake.read(KafkaConsumerMessage(topic: "zhifa.events.v1", partition: 0, offset: offset, timestamp: nil, key: nil, value: Array(text.utf8), headers: []),
+                    receivedAt: Date())
+    }
+
+    @Test("a topic-partition's log that starts again at a lower offset (a restarted embedded broker) goes on in a chain of its own: nothing is lost, redeliveries stay duplicates, verify passes")
+    func restartedLogsGetChainsOfTheirOwn() async throws {
+        try await withStore { store, _ in
+            let examples = try Self.exampleMessages()
+            let n = Int64(examples.count)
+            let first = try await store.append(examples + [Self.garbage("not json A", offset: n)])
+            #expect(first.appended == examples.count + 1 && first.newLogs.isEmpty)
+            // Redelivered (the same offsets and bytes): duplicates, on the same chain.
+            let redelivered = try await store.append(Array(examples.prefix(3)))
+            #expect(redelivered.duplicates == 3 && redelivered.newLogs.isEmpty)
+
+            // The broker restarts empty: an event sent again (its outbox had no receipt yet) lands
+            // at offset 0, a new one at 1, and other garbage at the offset the first garbage had.
+            var resent = examples[0]
+            resent.offset = 0
+            let restarted = [resent, try Self.renamedExample("evt-after-restart", offset: 1), Self.garbage("not json B", offset: n)]
+            let second = try await store.append(restarted)
+            #expect(second.newLogs == ["zhifa.events.v1/0@2"])
+            #expect(second.appended == 2 && second.duplicates == 1)
+            #expect(second.receipts.first { $0.eventId == "evt-after-restart" }?.chain == "zhifa.events.v1/0@2")
+            #expect(second.receipts.first { $0.eventId == examples[0].eventId }?.chain == "zhifa.events.v1/0", "the event sent again keeps its first receipt")
+            // Redelivered from the new log: duplicates, no third chain.
+            let again = try await store.append(restarted)
+            #expect(again.duplicates == 3 && again.appended == 0 && again.newLogs.isEmpty)
+            // And a third log.
+            #expect(try await store.append([try Self.renamedExample("evt-third-log", offset: 0)]).newLogs == ["zhifa.events.v1/0@3"])
+
+            let heads = Dictionary(uniqueKeysWithValues: try await store.heads().map { ($0.chain, $0.sequence) })
+            #expect(heads["zhifa.events.v1/0"] == n + 1 && heads["zhifa.events.v1/0@2"] == 2 && heads["zhifa.events.v1/0@3"] == 1, "\(heads)")
+            #expect(try await store.count() == n + 4, "every message archived once")
+            let report = try await store.verify(caseId: nil, now: Date())
+            #expect(report.ok, "\(report.text)")
+        }
+    }
+
     @Test func invalidMessagesAreArchivedMarked() async throws {
         try await withStore { store, _ in
             let bad = KafkaConsumerMessage(topic: "zhifa.events.v1", partition: 1, offset: 7, timestamp: nil, key: Array("k".utf8), value: Array("not json".utf8),
@@ -92,7 +142,7 @@ import ZhifaRuntime
             #expect(!m.valid)
             #expect(try await store.append([m]).appended == 1)
             let q = try DatabaseQueue(path: path)
-            let row = try await q.read { db in
+            let row = try q.read { db in
                 try Row.fetchOne(db, sql: "SELECT (payload IS NULL) AS removed, length(payload) AS size, key, headers, payload_sha256 FROM entries WHERE event_id = ?",
                                  arguments: [m.eventId])
             }

@@ -14,7 +14,7 @@ public struct ArchiveEntry: Codable, Sendable, Equatable {
     public var chain: String
     public var sequence: Int64
     public var kind: Kind
-    /// `ce_id`, or `kafka:<topic>/<partition>/<offset>` for a message without one.
+    /// `ce_id`, or `kafka:<chain>/<offset>` for a message without one.
     public var eventId: String
     public var topic: String
     public var partition: Int32
@@ -70,8 +70,26 @@ public enum ArchiveChain {
     /// The chain that holds tombstones.
     public static let retentionChain = "archive.retention"
 
-    /// The chain of a topic-partition.
-    public static func chain(topic: String, partition: Int32) -> String { "\(topic)/\(partition)" }
+    /// The chain of a topic-partition's log: `topic/partition`. A log that starts again at a
+    /// lower offset (the embedded broker was restarted, or the topic deleted and created again)
+    /// is another log, and continues on a chain of its own: `topic/partition@2`, `@3`, …
+    public static func chain(topic: String, partition: Int32, incarnation: Int = 1) -> String {
+        incarnation <= 1 ? "\(topic)/\(partition)" : "\(topic)/\(partition)@\(incarnation)"
+    }
+
+    /// Which log of its topic-partition a chain holds: 1, 2, … (1 for a chain without `@N`).
+    public static func incarnation(of chain: String) -> Int {
+        guard let at = chain.lastIndex(of: "@"), let n = Int(chain[chain.index(after: at)...]), n >= 2 else { return 1 }
+        return n
+    }
+
+    /// Whether `chain` holds messages of that topic-partition (of any of its logs).
+    public static func holds(_ chain: String, topic: String, partition: Int32) -> Bool {
+        chain == Self.chain(topic: topic, partition: partition, incarnation: incarnation(of: chain))
+    }
+
+    /// The event id of a message without a `ce_id`: its place in its log.
+    public static func fallbackEventId(chain: String, offset: Int64) -> String { "kafka:\(chain)/\(offset)" }
 
     /// Lower-case hex SHA-256.
     public static func sha256Hex(_ bytes: some DataProtocol) -> String {

@@ -87,7 +87,7 @@ public struct ChainChecker: Sendable {
         }
         if ArchiveChain.link(prevHash: e.prevHash, digest: ArchiveChain.digest(e)) != e.hash { add("authenticity", "altered: the entry's hash does not match its content") }
         if RFC3339Time.parse(e.receivedAt) == nil { add("authenticity", "receive time \(e.receivedAt) is not a time") }
-        if e.kind == .message, ArchiveChain.chain(topic: e.topic, partition: e.partition) != e.chain {
+        if e.kind == .message, !ArchiveChain.holds(e.chain, topic: e.topic, partition: e.partition) {
             add("authenticity", "topic-partition \(e.topic)/\(e.partition) does not belong to chain \(e.chain)")
         }
         if e.eventId.isEmpty || e.hash.count != 64 || e.payloadSha256.count != 64 { add("integrity", "required metadata missing (event id, hash or payload digest)") }
