@@ -70,13 +70,26 @@ public struct DemoTraffic: Service {
             let watcher = opinions.map { source in Task { await watchOpinions(source, held: held, store: heldStore, sink: sink) } }
             var round: UInt64 = 0
             var numbering = Numbering(runStart: Date(), continuing: previous)
+            var nextLive = ContinuousClock.now
             while !Task.isCancelled {
                 round += 1
-                let now = Date()
                 do {
                     var holding = HeldDecisions()
-                    let (cases, start) = try Self.round(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
-                                                        numbering: &numbering, held: &holding)
+                    let cases: [SimulatedCase], start: Date
+                    if numbering.cameras == nil {
+                        // A fresh data directory: the last weeks' history first.
+                        let now = Date()
+                        (cases, start) = try Self.history(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
+                                                          numbering: &numbering, held: &holding)
+                    } else {
+                        // Then the town lives on: an on-the-spot case every `liveInterval`.
+                        try await Task.sleep(until: nextLive, clock: .continuous)
+                        nextLive = .now + .seconds(Self.liveInterval)
+                        let now = Date()
+                        cases = try Self.live(rules: rules, settings: settings, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ round, now: now,
+                                              numbering: &numbering)
+                        start = cases.first?.events.first?.time ?? now
+                    }
                     // Written when the round holds something: most rounds hold no major decision.
                     if opinions != nil && holding.count > 0 {
                         held.state.withLock { s in
@@ -87,7 +100,7 @@ public struct DemoTraffic: Service {
                     }
                     if let numberingFile {
                         do { try numbering.saved.save(to: numberingFile) } catch {
-                            logger.warning("demo traffic cannot keep its numbering; a restarted demo may repeat document numbers", metadata: [
+                            logger.warning("demo traffic cannot keep its numbering; a restarted demo may repeat document numbers and break its cameras' chains", metadata: [
                                 "file": "\(numberingFile.path)", "error": "\(error)",
                             ])
                         }
@@ -178,6 +191,51 @@ public struct DemoTraffic: Service {
         }
     }
 
+    /// Seconds between the on-the-spot cases of a demo's live rounds.
+    public static let liveInterval: TimeInterval = 30
+    /// Seconds from a live on-the-spot case's opening until its last sent event (its recording's
+    /// upload, minutes after the act): live cases open this long before the round.
+    public static let liveCaseDuration: TimeInterval = 15 * 60
+
+    /// The first round of a demo on a fresh data directory: the last weeks' history as `round`
+    /// makes it, with at least one major decision for the reviewers (the first of up to 20 seeds
+    /// from `seed` with one). `numbering.cameras` is then where every camera's chain ends, and
+    /// later rounds are `live`: history generated again would overlap this one on the same
+    /// cameras and break their chains.
+    public static func history(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, now: Date,
+                               numbering: inout Numbering, held: inout HeldDecisions) throws -> ([SimulatedCase], Date) {
+        var attempt: UInt64 = 0
+        while true {
+            var tryNumbering = numbering, tryHeld = held
+            let (cases, start) = try round(rules: rules, settings: settings, seed: seed &+ attempt, now: now, numbering: &tryNumbering, held: &tryHeld)
+            attempt += 1
+            if cases.contains(where: \.major) || attempt == 20 {
+                tryNumbering.cameras = try CameraChains().after(cases)
+                numbering = tryNumbering
+                held = tryHeld
+                return (cases, start)
+            }
+        }
+    }
+
+    /// A live round at `now`: an on-the-spot case opened `liveCaseDuration` before `now`, recorded
+    /// on a body camera free by then, its recording following on from that camera's last one in
+    /// `numbering.cameras` (no case when every camera is busy); without its events dated after
+    /// `now` (the closing).
+    public static func live(rules: RulesBook, settings: SimulatorSettings, seed: UInt64, now: Date, numbering: inout Numbering) throws -> [SimulatedCase] {
+        let now = Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down))  // recorded times are whole seconds
+        var sim = TownSimulator(rules: rules, settings: settings, seed: seed, start: now)
+        sim.idSuffix = numbering.runId
+        sim.caseNumber = numbering.lastCase
+        sim.decisionNumber = numbering.lastDocument
+        sim.cameraChains = numbering.cameras ?? CameraChains()
+        let cases = try sim.onTheSpot(openedAt: [now.addingTimeInterval(-liveCaseDuration)]).map { $0.known(at: now) }
+        numbering.lastCase = sim.caseNumber
+        numbering.lastDocument = sim.decisionNumber
+        numbering.cameras = try sim.cameraChains.after(cases)
+        return cases
+    }
+
     /// One round of demo cases as known at `now`: ten cases whose decisions were issued in the
     /// day before `now`, without their events dated after it; and the start they were planned from.
     ///
@@ -217,24 +275,30 @@ public struct DemoTraffic: Service {
         public let runId: String
         public var lastCase = 0
         public var lastDocument = 0
+        /// Where every body camera's chain of recordings ends; nil until the history round is made.
+        public var cameras: CameraChains? = nil
 
         /// A run's numbering, going on from `previous` (an earlier run's last numbers), if any.
         public init(runStart: Date, continuing previous: Saved? = nil) {
             runId = String(UInt64(max(0, runStart.timeIntervalSince1970)), radix: 36)
             lastCase = previous?.lastCase ?? 0
             lastDocument = previous?.lastDocument ?? 0
+            cameras = previous?.cameras
         }
 
         /// The numbers a later run goes on from.
-        public var saved: Saved { Saved(lastCase: lastCase, lastDocument: lastDocument) }
+        public var saved: Saved { Saved(lastCase: lastCase, lastDocument: lastDocument, cameras: cameras) }
 
-        /// The last numbers used, as kept between runs.
+        /// The last numbers used, and the cameras' chains, as kept between runs (a file from before
+        /// the chains were kept has none: that run makes history again).
         public struct Saved: Codable, Sendable, Equatable {
             public var lastCase: Int
             public var lastDocument: Int
-            public init(lastCase: Int, lastDocument: Int) {
+            public var cameras: CameraChains?
+            public init(lastCase: Int, lastDocument: Int, cameras: CameraChains? = nil) {
                 self.lastCase = lastCase
                 self.lastDocument = lastDocument
+                self.cameras = cameras
             }
 
             /// The numbers kept in `file`; nil when there is no such file (a first run).

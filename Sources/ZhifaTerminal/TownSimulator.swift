@@ -57,6 +57,10 @@ public struct TownSimulator {
     /// The last case number used: the next case gets one more. Simulators that go on from one
     /// another's numbers (the demo's rounds) never repeat a case, its acts or its documents.
     public internal(set) var caseNumber = 0
+    /// Where each body camera's chain of recordings stands before this simulator's cases: their
+    /// recordings follow on, each naming its camera's last one (a demo's live rounds go on from
+    /// the rounds before them). Empty by default: every camera starts a new chain.
+    public var cameraChains = CameraChains()
     private var eventCounter = 0
 
     /// Days from a case's opening day to its last event, at most: a general case with a hearing
@@ -109,7 +113,6 @@ public struct TownSimulator {
     /// Generates `count` cases, starting at `start`, spread over `daysSpan` days.
     public mutating func generate(cases count: Int, daysSpan: Int = 30) throws -> [SimulatedCase] {
         var plans: [CasePlan] = []
-        var segments: [SegmentPlan] = []
         for i in 0..<count {
             let day = start.addingTimeInterval(Double(i) * Double(daysSpan) * 86_400 / Double(max(count, 1)))
             let before = self
@@ -123,12 +126,33 @@ public struct TownSimulator {
                     plan = planCase(index: i, at: day.addingTimeInterval(days * 86_400))
                 }
             }
-            for spec in plan.specs { if case .segment(let s) = spec { segments.append(s) } }
             plans.append(plan)
         }
-        let assigned = assignDevices(segments)
+        return try build(plans)
+    }
+
+    /// On-the-spot cases opened at `times`, each recorded on a body camera free from its start
+    /// (the last recording of every camera is in `cameraChains`). A case for which no camera is
+    /// free is not made: a recording on a busy camera would break that camera's chain. Its case
+    /// number is then skipped.
+    public mutating func onTheSpot(openedAt times: [Date]) throws -> [SimulatedCase] {
+        var plans: [CasePlan] = []
+        for (i, t) in times.enumerated() { plans.append(simpleCase(index: i, at: t, opening: t)) }
+        return try build(plans, onlyChained: true)
+    }
+
+    /// The cases' events: recordings assigned to cameras, events built and put in sending order.
+    /// With `onlyChained`, a case with a recording no camera was free for is left out.
+    mutating func build(_ plans: [CasePlan], onlyChained: Bool = false) throws -> [SimulatedCase] {
+        var segments: [SegmentPlan] = []
+        for plan in plans {
+            for spec in plan.specs { if case .segment(let s) = spec { segments.append(s) } }
+        }
+        let assigned = assignDevices(segments, busyFallback: !onlyChained)
         var out: [SimulatedCase] = []
         for plan in plans {
+            let unassigned = plan.specs.contains { if case .segment(let s) = $0 { assigned[s.key] == nil } else { false } }
+            if onlyChained && unassigned { continue }
             var events: [(Date, SimulatedEvent)] = []
             for (index, spec) in plan.specs.enumerated() {
                 switch spec {
@@ -169,23 +193,25 @@ public struct TownSimulator {
     }
 
     /// Chooses a free body camera for each segment in time order (preferring the officer's own)
-    /// and links each segment to its device's previous one.
-    mutating func assignDevices(_ segments: [SegmentPlan]) -> [Int: AssignedSegment] {
+    /// and links each segment to its device's previous one, going on from `cameraChains`. When no
+    /// camera is free, the officer's own is used anyway with `busyFallback`, and none without.
+    mutating func assignDevices(_ segments: [SegmentPlan], busyFallback: Bool = true) -> [Int: AssignedSegment] {
         let cameras = (1...30).map { String(format: "DSJ-%04d", $0) }
-        var lastEnd: [String: Date] = [:]
-        var lastSha: [String: String] = [:]
+        var lastEnd = cameraChains.cameras.mapValues(\.endedAt.date)
+        var lastSha = cameraChains.cameras.mapValues(\.sha256)
         var counter: [String: Int] = [:]
         var out: [Int: AssignedSegment] = [:]
         for s in segments.sorted(by: { ($0.startedAt, $0.key) < ($1.startedAt, $1.key) }) {
             let preferred = cameras[(Int(s.officerId.filter(\.isNumber)) ?? 0) % cameras.count]
-            let device = ([preferred] + cameras).first { (lastEnd[$0] ?? .distantPast) <= s.startedAt } ?? preferred
+            let free = ([preferred] + cameras).first { (lastEnd[$0] ?? .distantPast) <= s.startedAt }
+            guard let device = free ?? (busyFallback ? preferred : nil) else { continue }
             let n = (counter[device] ?? 0) + 1
             counter[device] = n
             let sha = rng.sha256Hex()
             let compactDevice = device.replacingOccurrences(of: "-", with: "")
             let stamp = ChinaTime.format(s.startedAt).prefix(19).filter(\.isNumber)
             out[s.key] = AssignedSegment(
-                deviceId: device, segmentId: "SEG-\(compactDevice)-S\(seed % 10_000)-\(n)", sha: sha, previous: lastSha[device],
+                deviceId: device, segmentId: "SEG-\(compactDevice)-S\(String(seed, radix: 36))-\(n)", sha: sha, previous: lastSha[device],
                 fileName: "\(compactDevice)_\(stamp).mp4", clockOffsetMs: Int(rng.next() % 1_600) - 800)
             lastSha[device] = sha
             lastEnd[device] = s.endedAt
@@ -429,7 +455,8 @@ public struct TownSimulator {
 
     // MARK: simple procedure (当场处罚)
 
-    mutating func simpleCase(index: Int, at day: Date) -> CasePlan {
+    /// An on-the-spot case on `day`, at an hour of the working day or, given, `opening`.
+    mutating func simpleCase(index: Int, at day: Date, opening: Date? = nil) -> CasePlan {
         caseNumber += 1
         let agency = rules.agencies[rules.town.agencyId]!
         let year = ChinaTime.day(of: day).year
@@ -442,7 +469,7 @@ public struct TownSimulator {
         let spot = place()
         let party = PartyFactory.person(&rng, place: place(), atDecision: day, minor: false)
         let device = pda()
-        let t0 = at(day, days: 0, hour: between(8, 17), minute: between(0, 50))
+        let t0 = opening ?? at(day, days: 0, hour: between(8, 17), minute: between(0, 50))
         let enc = encoder
         var specs: [Spec] = []
         let opened = CaseOpened(caseId: caseId, caseNumber: nil, agencyId: agency.agencyId, matterCode: matter.code, category: .penalty, procedure: .simple,

@@ -191,4 +191,75 @@ struct DemoTrafficTests {
         #expect(decisionIds.filter { $0.value > 1 }.isEmpty, "decision ids used twice: \(decisionIds.filter { $0.value > 1 }.keys.sorted())")
         #expect(eventIds.filter { $0.value > 1 }.isEmpty)
     }
+
+    @Test("the history round, the live rounds after it and those of a demo restarted on the same data directory keep every camera's recordings in one hash chain")
+    func camerasStayChainedAcrossRoundsAndRuns() throws {
+        let start = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(10 * 3_600 + 17)
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let file = dir.url.appendingPathComponent(DemoTraffic.numberingFileName)
+        var sent: [SimulatedCase] = []
+        var numbering = DemoTraffic.Numbering(runStart: start)
+        var held = HeldDecisions()
+        let (history, _) = try DemoTraffic.history(rules: Self.rules, settings: Self.config.simulator, seed: 3, now: start, numbering: &numbering, held: &held)
+        #expect(history.contains { $0.major } && held.count > 0, "the history holds a major decision for the reviewers")
+        sent += history
+        try numbering.saved.save(to: file)
+
+        /// `rounds` live rounds from `from`, one every `liveInterval`: each an on-the-spot case
+        /// decided and recorded by then, with nothing dated later.
+        func live(_ rounds: Int, from: Date, _ numbering: inout DemoTraffic.Numbering) throws -> Int {
+            var made = 0
+            for k in 1...rounds {
+                let now = from.addingTimeInterval(Double(k) * DemoTraffic.liveInterval)
+                let cases = try DemoTraffic.live(rules: Self.rules, settings: Self.config.simulator, seed: UInt64(now.timeIntervalSince1970) &* 31 &+ UInt64(k),
+                                                 now: now, numbering: &numbering)
+                for c in cases {
+                    let types = c.events.map(\.event.type)
+                    #expect(c.procedure == .simple && types.contains(EventType.decisionIssued.rawValue) && types.contains(EventType.avSegmentRegistered.rawValue),
+                            "\(c.caseId): \(types)")
+                    #expect(c.events.allSatisfy { $0.time <= now }, "\(c.caseId) has an event dated after now")
+                }
+                made += cases.count
+                sent += cases
+                try numbering.saved.save(to: file)
+            }
+            return made
+        }
+        #expect(try live(120, from: start, &numbering) == 120, "a camera was free for every live case of the first hour")
+        // Restarted 5 minutes after it stopped: live at once, going on from the kept chains.
+        let kept = try #require(try DemoTraffic.Numbering.Saved.load(from: file))
+        #expect(kept.cameras != nil)
+        var restarted = DemoTraffic.Numbering(runStart: start.addingTimeInterval(3_900), continuing: kept)
+        #expect(try live(40, from: start.addingTimeInterval(3_900), &restarted) == 40)
+
+        // What the review's check 11 and the archive's completeness see: every recording is its
+        // camera's first or names the one before it, none overlaps the next, and no id repeats.
+        var segments: [AVSegmentRegistered] = []
+        for c in sent {
+            for e in try decoded(c) { if case .avSegmentRegistered(let s) = e.payload { segments.append(s) } }
+        }
+        #expect(Set(segments.map(\.segmentId)).count == segments.count, "a segment id is used twice")
+        let history11 = DeviceHistory(segments)
+        var links: [String: Int] = [:]
+        for s in segments {
+            switch history11.predecessor(of: s).link(of: s) {
+            case .first: links["first", default: 0] += 1
+            case .intact: links["intact", default: 0] += 1
+            case let other: Issue.record("\(s.segmentId) on \(s.deviceId): \(other)")
+            }
+        }
+        for (device, list) in Dictionary(grouping: segments, by: \.deviceId) {
+            let ordered = list.sorted { $0.startedAt.date < $1.startedAt.date }
+            for (a, b) in zip(ordered, ordered.dropFirst()) { #expect(a.endedAt.date <= b.startedAt.date, "\(device): \(a.segmentId) overlaps \(b.segmentId)") }
+        }
+        #expect(segments.count >= 160 + history.count / 2, "\(segments.count) recordings")
+        #expect((links["first"] ?? 0) <= 30, "at most one chain per camera: \(links)")
+        #expect((links["intact"] ?? 0) == segments.count - (links["first"] ?? 0), "\(links)")
+
+        // A numbering file from before the chains were kept: that run makes history again.
+        try Data(#"{"lastCase":7,"lastDocument":9}"#.utf8).write(to: file)
+        let old = try #require(try DemoTraffic.Numbering.Saved.load(from: file))
+        #expect(old.cameras == nil && old.lastCase == 7)
+    }
 }
