@@ -1,9 +1,10 @@
 import Synchronization
 
-/// Lets one handler at a time work on a case. Events of one case arrive in one lane of the
-/// worker, but a re-check of the case (and a replayed dead letter) comes through the group's
-/// retry topic, in another lane: without this, both could read the case, and the later commit
-/// would overwrite what the earlier one decided. Waiters are served in arrival order.
+/// Lets one handler at a time work on a key: a case, or (in a second instance) a body camera.
+/// Events of one case arrive in one lane of the worker, but a re-check of the case (and a
+/// replayed dead letter) comes through the group's retry topic, in another lane: without this,
+/// both could read the case, and the later commit would overwrite what the earlier one decided.
+/// Waiters are served in arrival order.
 final class CaseLocks: Sendable {
     /// Per locked case: the handlers waiting for it (an entry exists while the case is held).
     private let waiting = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
@@ -41,6 +42,17 @@ final class CaseLocks: Sendable {
             return first
         }
         next?.resume()
+    }
+
+    /// Runs `body` while holding every key of `keys`, taken one at a time in sorted order (so two
+    /// handlers taking overlapping sets cannot deadlock).
+    func run<T: Sendable>(all keys: Set<String>, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await runHolding(keys.sorted()[...], body)
+    }
+
+    private func runHolding<T: Sendable>(_ keys: ArraySlice<String>, _ body: @Sendable () async throws -> T) async throws -> T {
+        guard let first = keys.first else { return try await body() }
+        return try await run(first) { try await runHolding(keys.dropFirst(), body) }
     }
 
     /// How many handlers wait for the case; nil when no one holds it.

@@ -15,7 +15,10 @@ import ZhifaRuntime
 ///
 /// A segment whose device's next segment belongs to another, already reviewed case asks for that
 /// case to be checked again (`ReviewRecheckEvent`, through the group's retry topic): its AV
-/// checks rested on a chain without this segment. One handler at a time works on a case.
+/// checks rested on a chain without this segment. One handler at a time works on a case, and
+/// one at a time on a device's recordings: a handler holds the devices of its case's segments from
+/// looking up their neighbours until its commit, so a segment committed meanwhile by another
+/// case is either seen (it committed first) or finds this case reviewed and asks for a re-check.
 public struct ReviewProcessor: Sendable {
     let store: any ReviewStore
     let book: RulesBook
@@ -29,6 +32,8 @@ public struct ReviewProcessor: Sendable {
     let cache: CaseCache
     let retryTopic: String
     let locks = CaseLocks()
+    /// Held per body camera (device id) while a handler reads and commits what its segments link to.
+    let deviceLocks = CaseLocks()
 
     public init(store: any ReviewStore, book: RulesBook, calendar: WorkingDayCalendar, settings: ReviewSettings, topic: String,
                 group: String, metricsFactory: any MetricsFactory, logger: Logger, now: @escaping @Sendable () -> Date = Date.init) {
@@ -59,10 +64,17 @@ public struct ReviewProcessor: Sendable {
         let snapshot = try await store.snapshot(eventId: event.id, caseId: event.caseId, loadEvents: cached == nil)
         if let recorded = snapshot.outputs { return recorded }
         let structured = StructuredCloudEvent.serialize(cloudEvent)
-        var events = cached ?? Self.decode(snapshot.events)
-        events.append(event)
+        let events = (cached ?? Self.decode(snapshot.events)) + [event]
         let state = CaseState.fold(caseId: event.caseId, events: events)
         let pending: AVSegmentRegistered? = { if case .avSegmentRegistered(let s) = event.payload { return s } else { return nil } }()
+        return try await deviceLocks.run(all: Self.devices(state)) {
+            try await process(event, structured: structured, state: state, events: events, snapshot: snapshot, pending: pending)
+        }
+    }
+
+    /// The rest of `process`, holding the devices of the case's segments.
+    private func process(_ event: EnforcementEvent, structured: [UInt8], state: CaseState, events: [EnforcementEvent], snapshot: CaseSnapshot,
+                         pending: AVSegmentRegistered?) async throws -> [KafkaRecord] {
         if let pending { cache.forget(device: pending.deviceId) }
         let preds = try await predecessors(state, pending: pending)
 
@@ -105,22 +117,33 @@ public struct ReviewProcessor: Sendable {
             if let recorded = snapshot.outputs { return recorded }
             let events = cached ?? Self.decode(snapshot.events)
             let state = CaseState.fold(caseId: request.caseId, events: events)
-            let preds = try await predecessors(state, pending: nil)
-            var step = ProcessingStep(
-                eventId: id, caseId: request.caseId, type: ReviewRecheckEvent.type, time: now(), structured: [],
-                segment: nil, decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
-            for (decisionId, trigger) in Self.reviewed(state, snapshot) {
-                try review(decisionId, trigger: trigger, prompted: false, triggerId: request.segmentEventId, state: state, predecessors: preds,
-                           snapshot: snapshot, step: &step)
+            let outputs = try await deviceLocks.run(all: Self.devices(state)) {
+                try await recheck(request, id: id, state: state, snapshot: snapshot)
             }
-            try await store.commit(step)
             if cached == nil { cache.store(request.caseId, events: events) }
             metrics.rechecked.increment()
             logger.debug("case checked again after a recording of another case arrived",
-                         metadata: ["case": "\(request.caseId)", "segment": "\(request.segmentId)", "outputs": "\(step.outputs.count)"])
-            return step.outputs
+                         metadata: ["case": "\(request.caseId)", "segment": "\(request.segmentId)", "outputs": "\(outputs.count)"])
+            return outputs
         }
     }
+
+    /// The rest of a re-check, holding the devices of the case's segments.
+    private func recheck(_ request: ReviewRecheckEvent, id: String, state: CaseState, snapshot: CaseSnapshot) async throws -> [KafkaRecord] {
+        let preds = try await predecessors(state, pending: nil)
+        var step = ProcessingStep(
+            eventId: id, caseId: request.caseId, type: ReviewRecheckEvent.type, time: now(), structured: [],
+            segment: nil, decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
+        for (decisionId, trigger) in Self.reviewed(state, snapshot) {
+            try review(decisionId, trigger: trigger, prompted: false, triggerId: request.segmentEventId, state: state, predecessors: preds,
+                       snapshot: snapshot, step: &step)
+        }
+        try await store.commit(step)
+        return step.outputs
+    }
+
+    /// The devices that recorded the case's segments.
+    private static func devices(_ state: CaseState) -> Set<String> { Set(state.segments.map(\.value.deviceId)) }
 
     /// The case's decisions reviewed before, each with what it is now (drafted, or issued).
     private static func reviewed(_ state: CaseState, _ snapshot: CaseSnapshot) -> [(String, ReviewTrigger)] {

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import Synchronization
 import Testing
 import TestSupport
 import ZhifaDomain
@@ -14,12 +15,13 @@ struct ProcessorFixture {
     let store: SQLiteReviewStore
     let processor: ReviewProcessor
 
-    init(logger: Logger = testLogger()) throws {
+    /// `wrap` puts something between the processor and the store (the store itself by default).
+    init(logger: Logger = testLogger(), wrap: (SQLiteReviewStore) -> any ReviewStore = { $0 }) throws {
         dir = try TemporaryDirectory()
         let config = try testConfiguration()
         store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
         processor = ReviewProcessor(
-            store: store, book: try RulesLoader.load(config.rules), calendar: try CalendarLoader.load(config.rules.calendarDirectory),
+            store: wrap(store), book: try RulesLoader.load(config.rules), calendar: try CalendarLoader.load(config.rules.calendarDirectory),
             settings: config.review, topic: "zhifa.review.v1", group: "zhifa-review", metricsFactory: NOOPMetricsHandler.instance,
             logger: logger, now: { Date(timeIntervalSince1970: 1_764_000_000) })
     }
@@ -189,6 +191,41 @@ struct ReviewRecheckTests {
         await f.close()
     }
 
+    @Test("a recording committed while the next case of its camera is reviewed: that review waits for it and sees it, so the case is not left unsettled")
+    func recordingCommittedDuringTheNextCasesReview() async throws {
+        // Case 2's segment is held in its commit, after it looked for a reviewed next case and
+        // found none (case 3 has no decision yet). Case 3's decision then arrives. Unguarded, its
+        // review would find no predecessor, and no re-check would ever follow.
+        let held = HeldCommits(segmentId: "SEG-DSJ0009-0101-2")
+        let f = try ProcessorFixture(wrap: { held.wrapping($0) })
+        let shas = (1...3).map { String(repeating: "\($0)", count: 64) }
+        let cases = try (1...3).map { n in try ExampleEvents.simpleCopy(n, sha: shas[n - 1], previous: n > 1 ? shas[n - 2] : nil) }
+        let segment = EventType.avSegmentRegistered.rawValue
+        let decision = EventType.decisionIssued.rawValue
+        for e in cases[0] { _ = try await f.processor.handle(f.message(e)) }
+        for e in cases[2].prefix(while: { $0.type != decision }) { _ = try await f.processor.handle(f.message(e)) }
+        for e in cases[1].prefix(while: { $0.type != segment }) { _ = try await f.processor.handle(f.message(e)) }
+
+        let caseTwoSegment = try #require(cases[1].first { $0.type == segment })
+        let second = Task { try await f.processor.handle(f.message(caseTwoSegment)) }
+        try await eventually("case 2's segment reaches its commit") { held.reached }
+        let caseThreeDecision = try #require(cases[2].first { $0.type == decision })
+        let third = Task { try await f.processor.handle(f.message(caseThreeDecision)) }
+        let thirdDone = Recorder<Bool>()
+        let watcher = Task { _ = try? await third.value; thirdDone.append(true) }
+        try await eventually("case 3's review waits for the camera, or is done") { f.processor.deviceLocks.waiters("DSJ-0009") == 1 || !thirdDone.all.isEmpty }
+        held.release()
+        let secondOutputs = try await second.value
+        let thirdOutputs = try await third.value
+        await watcher.value
+
+        #expect(try avIntegrity(thirdOutputs) == "pass", "case 3's decision is checked with case 2's segment stored")
+        #expect(secondOutputs.filter { $0.topic == "zhifa-review.retry" }.isEmpty, "no re-check needed: case 3 was not reviewed before")
+        #expect(try await f.store.decision(caseId: "WQ-DWGZ-2024-S-0088-3", decisionId: "DEC-S-0088-3")?.cleared == true)
+        #expect(f.processor.deviceLocks.waiters("DSJ-0009") == nil, "the camera is free again")
+        await f.close()
+    }
+
     @Test("a review store from before segments knew their case opens, and its segments still chain")
     func storeFromBeforeSegmentCases() async throws {
         let dir = try TemporaryDirectory()
@@ -240,5 +277,81 @@ struct ReviewRecheckTests {
         try await second.value
         #expect(log.all == ["A1 in", "B in", "A1 out", "A2 in"])
         #expect(locks.waiters("A") == nil && locks.waiters("B") == nil)
+    }
+}
+
+/// A review store whose commit of one segment's event waits until released (the rest passes
+/// straight through), to hold a handler between its reads and its commit.
+final class HeldCommits: Sendable {
+    let segmentId: String
+    private let state = Mutex<(reached: Bool, released: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, false, nil))
+
+    init(segmentId: String) { self.segmentId = segmentId }
+
+    /// Whether the held commit has been reached.
+    var reached: Bool { state.withLock { $0.reached } }
+
+    /// Lets the held commit go on.
+    func release() {
+        let waiter = state.withLock { s in
+            s.released = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
+    }
+
+    func hold(_ step: ProcessingStep) async {
+        guard step.segment?.segmentId == segmentId else { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let go = state.withLock { s -> Bool in
+                s.reached = true
+                if s.released { return true }
+                s.waiter = c
+                return false
+            }
+            if go { c.resume() }
+        }
+    }
+
+    func wrapping(_ store: SQLiteReviewStore) -> any ReviewStore { Store(inner: store, held: self) }
+
+    struct Store: ReviewStore {
+        let inner: SQLiteReviewStore
+        let held: HeldCommits
+
+        func commit(_ step: ProcessingStep) async throws {
+            await held.hold(step)
+            try await inner.commit(step)
+        }
+
+        func caseEvents(_ caseId: String) async throws -> [[UInt8]] { try await inner.caseEvents(caseId) }
+        func snapshot(eventId: String, caseId: String, loadEvents: Bool) async throws -> CaseSnapshot {
+            try await inner.snapshot(eventId: eventId, caseId: caseId, loadEvents: loadEvents)
+        }
+        func predecessor(of segment: AVSegmentRegistered, pending: AVSegmentRegistered?) async throws -> DevicePredecessor {
+            try await inner.predecessor(of: segment, pending: pending)
+        }
+        func caseReviewedAfter(_ segment: AVSegmentRegistered, caseId: String) async throws -> String? {
+            try await inner.caseReviewedAfter(segment, caseId: caseId)
+        }
+        func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? { try await inner.decision(caseId: caseId, decisionId: decisionId) }
+        func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask] { try await inner.tasks(caseId: caseId, decisionId: decisionId) }
+        func listTasks(agencyId: String, now: Date) async throws -> [ReviewTask] { try await inner.listTasks(agencyId: agencyId, now: now) }
+        func task(_ id: String) async throws -> ReviewTask? { try await inner.task(id) }
+        func claimOldest(agencyId: String, reviewerId: String, recuseOfficer: String?, now: Date, lease: TimeInterval) async throws -> ReviewTask? {
+            try await inner.claimOldest(agencyId: agencyId, reviewerId: reviewerId, recuseOfficer: recuseOfficer, now: now, lease: lease)
+        }
+        func renew(taskId: String, reviewerId: String, now: Date, lease: TimeInterval) async throws -> ReviewTask {
+            try await inner.renew(taskId: taskId, reviewerId: reviewerId, now: now, lease: lease)
+        }
+        func recordOpinion(_ opinion: ReviewOpinion, now: Date, events: @Sendable (ReviewTask) throws -> [KafkaRecord]) async throws -> ReviewTask {
+            try await inner.recordOpinion(opinion, now: now, events: events)
+        }
+        func opinions(caseId: String) async throws -> [ReviewOpinion] { try await inner.opinions(caseId: caseId) }
+        func attention(agencyId: String) async throws -> [DecisionRecord] { try await inner.attention(agencyId: agencyId) }
+        func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)] { try await inner.pendingPublications(limit: limit) }
+        func markPublished(_ ids: [Int64]) async throws { try await inner.markPublished(ids) }
+        func close() async { await inner.close() }
     }
 }
