@@ -42,10 +42,17 @@ public enum ArchiveBench {
         try await ServiceBench.until("the first archived entry") { appended() > 0 }
         let t0 = ContinuousClock.now
         let a0 = appended()
+        let cpu0 = BenchSupport.cpuSeconds()
+        let threads0 = ThreadCPU.snapshot()
         try await ServiceBench.until("all \(backlog.count) events archived", .seconds(600)) { appended() >= Double(backlog.count) }
         let seconds = Double((ContinuousClock.now - t0) / .microseconds(1)) / 1e6
-        let eps = (appended() - a0) / seconds
+        let counted = Int(appended() - a0)
+        let eps = Double(counted) / seconds
+        let threads1 = ThreadCPU.snapshot()
         log(String(format: "[archive] backlog archived: %.0f events/s (SHA-256 chain per partition, one fsync per batch of ≤ %d, receipt per event)", eps, config.archive.batchSize))
+        log(String(format: "[archive] %.1f µs CPU per event, process CPU %.0f%% of one core", (BenchSupport.cpuSeconds() - cpu0) / Double(max(counted, 1)) * 1e6,
+                   100 * (BenchSupport.cpuSeconds() - cpu0) / seconds))
+        log("[archive] CPU per event by thread, µs: " + ThreadCPU.perMessage(from: threads0, to: threads1, messages: max(counted, 1)))
         await group.triggerGracefulShutdown()
         try await task.value
         await cluster.shutdown()
