@@ -74,6 +74,16 @@ public struct DemoTraffic: Service {
             while !Task.isCancelled {
                 round += 1
                 do {
+                    if let unsent = numbering.unsent {
+                        // An earlier run stopped while sending this round: its recordings are where
+                        // the cameras' chains go on from, so it is sent (again) before anything new.
+                        logger.info("demo traffic: sending the round an earlier run stopped in", metadata: ["events": "\(unsent.events)"])
+                        let summary = try await Self.send(unsent, numbering: &numbering, file: numberingFile, sink: sink, rate: settings.demoRate, seed: round, logger: logger)
+                        logger.info("demo traffic: sent the round an earlier run stopped in", metadata: [
+                            "events": "\(summary.events)", "accepted": "\(summary.accepted)", "alreadyTaken": "\(summary.duplicates)",
+                        ])
+                        continue
+                    }
                     var holding = HeldDecisions()
                     let cases: [SimulatedCase], start: Date
                     if numbering.cameras == nil {
@@ -98,16 +108,8 @@ public struct DemoTraffic: Service {
                             keep(s.durable, in: heldStore)
                         }
                     }
-                    if let numberingFile {
-                        do { try numbering.saved.save(to: numberingFile) } catch {
-                            logger.warning("demo traffic cannot keep its numbering; a restarted demo may repeat document numbers and break its cameras' chains", metadata: [
-                                "file": "\(numberingFile.path)", "error": "\(error)",
-                            ])
-                        }
-                    }
-                    let summary = try await SimulationRunner.run(
-                        cases, rate: settings.demoRate, sink: sink, concurrency: 2,
-                        seed: round, start: start, transport: "http", logger: logger)
+                    let summary = try await Self.send(UnsentRound(start: start, cases: cases), numbering: &numbering, file: numberingFile, sink: sink,
+                                                      rate: settings.demoRate, seed: round, logger: logger)
                     logger.info("demo traffic: sent a round of cases", metadata: ["cases": "\(summary.cases)", "events": "\(summary.events)", "accepted": "\(summary.accepted)"])
                 } catch is CancellationError {
                     break
@@ -188,6 +190,54 @@ public struct DemoTraffic: Service {
             logger.warning("demo traffic cannot keep the decisions it holds for review; after a restart, approving them issues nothing", metadata: [
                 "file": "\(store.url.path)", "error": "\(error)",
             ])
+        }
+    }
+
+    /// Sends a round made with `numbering` (which has moved past it). The round is kept with the
+    /// numbering first, as unsent, and forgotten once every event of it was sent: a demo stopped
+    /// part-way sends it again when it starts (the ingest takes a resent event once), so the
+    /// cameras' chains never go on from a recording that was not sent.
+    public static func send(_ round: UnsentRound, numbering: inout Numbering, file: URL?, sink: any EventSink, rate: Int, seed: UInt64,
+                     logger: Logger) async throws -> SimulationSummary {
+        numbering.unsent = round
+        keep(numbering, in: file, logger: logger)
+        let summary = try await SimulationRunner.run(round.simulatedCases, rate: rate, sink: sink, concurrency: 2, seed: seed, start: round.start,
+                                                     transport: "http", logger: logger)
+        numbering.unsent = nil
+        keep(numbering, in: file, logger: logger)
+        return summary
+    }
+
+    /// Keeps the numbering for a restarted demo; a failure is logged, and the demo goes on.
+    static func keep(_ numbering: Numbering, in file: URL?, logger: Logger) {
+        guard let file else { return }
+        do { try numbering.saved.save(to: file) } catch {
+            logger.warning("demo traffic cannot keep its numbering; a restarted demo may repeat document numbers and break its cameras' chains", metadata: [
+                "file": "\(file.path)", "error": "\(error)",
+            ])
+        }
+    }
+
+    /// A round of cases kept until every event of it was sent: their events in the order sent,
+    /// and the start the round was planned from.
+    public struct UnsentRound: Codable, Sendable {
+        public var start: Date
+        public var cases: [[SimulatedEvent]]
+
+        public init(start: Date, cases: [SimulatedCase]) {
+            self.start = start
+            self.cases = cases.map(\.events)
+        }
+
+        /// Its events, all cases together.
+        public var events: Int { cases.reduce(0) { $0 + $1.count } }
+
+        /// The cases to send again (their kinds are not kept: only their events are sent).
+        var simulatedCases: [SimulatedCase] {
+            cases.map { events in
+                SimulatedCase(caseId: events.first.flatMap { (try? EnforcementEvent.decode($0.event))?.caseId } ?? "", procedure: .simple, major: false,
+                              revoked: false, avGap: false, avMissing: false, minor: false, confidential: false, warningOnly: false, events: events)
+            }
         }
     }
 
@@ -277,6 +327,8 @@ public struct DemoTraffic: Service {
         public var lastDocument = 0
         /// Where every body camera's chain of recordings ends; nil until the history round is made.
         public var cameras: CameraChains? = nil
+        /// The round being sent, until all of it was: a restarted demo sends it first.
+        public var unsent: UnsentRound? = nil
 
         /// A run's numbering, going on from `previous` (an earlier run's last numbers), if any.
         public init(runStart: Date, continuing previous: Saved? = nil) {
@@ -284,21 +336,25 @@ public struct DemoTraffic: Service {
             lastCase = previous?.lastCase ?? 0
             lastDocument = previous?.lastDocument ?? 0
             cameras = previous?.cameras
+            unsent = previous?.unsent
         }
 
         /// The numbers a later run goes on from.
-        public var saved: Saved { Saved(lastCase: lastCase, lastDocument: lastDocument, cameras: cameras) }
+        public var saved: Saved { Saved(lastCase: lastCase, lastDocument: lastDocument, cameras: cameras, unsent: unsent) }
 
         /// The last numbers used, and the cameras' chains, as kept between runs (a file from before
         /// the chains were kept has none: that run makes history again).
-        public struct Saved: Codable, Sendable, Equatable {
+        public struct Saved: Codable, Sendable {
             public var lastCase: Int
             public var lastDocument: Int
             public var cameras: CameraChains?
-            public init(lastCase: Int, lastDocument: Int, cameras: CameraChains? = nil) {
+            /// The round that was being sent when the file was written, if it was not all sent.
+            public var unsent: UnsentRound?
+            public init(lastCase: Int, lastDocument: Int, cameras: CameraChains? = nil, unsent: UnsentRound? = nil) {
                 self.lastCase = lastCase
                 self.lastDocument = lastDocument
                 self.cameras = cameras
+                self.unsent = unsent
             }
 
             /// The numbers kept in `file`; nil when there is no such file (a first run).

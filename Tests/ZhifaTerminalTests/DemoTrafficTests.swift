@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 import ZhifaDomain
@@ -192,6 +193,43 @@ struct DemoTrafficTests {
         #expect(eventIds.filter { $0.value > 1 }.isEmpty)
     }
 
+    @Test("a demo stopped while sending a round keeps all of it, and a restarted demo sends it first, byte for byte, so no camera's chain goes on from a recording never sent")
+    func roundStoppedPartWayIsSentAgain() async throws {
+        let start = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(10 * 3_600 + 17)
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let file = dir.url.appendingPathComponent(DemoTraffic.numberingFileName)
+        var numbering = DemoTraffic.Numbering(runStart: start)
+        var held = HeldDecisions()
+        let (history, planned) = try DemoTraffic.history(rules: Self.rules, settings: Self.config.simulator, seed: 3, now: start, numbering: &numbering, held: &held)
+        let sent = history.flatMap(\.events)
+        let bytes = Dictionary(uniqueKeysWithValues: sent.map { ($0.event.id, StructuredCloudEvent.serialize($0.event)) })
+
+        // The demo is stopped after five events of its history.
+        let stopped = RecordingSink(stopAfter: 5)
+        await #expect(throws: CancellationError.self) {
+            _ = try await DemoTraffic.send(DemoTraffic.UnsentRound(start: planned, cases: history), numbering: &numbering, file: file, sink: stopped,
+                                           rate: 100_000, seed: 1, logger: testLogger())
+        }
+        #expect(stopped.sent.count == 5)
+        let kept = try #require(try DemoTraffic.Numbering.Saved.load(from: file))
+        let unsent = try #require(kept.unsent, "the round is kept as unsent")
+        #expect(unsent.cases.flatMap { $0.map(\.event.id) } == sent.map(\.event.id))
+        #expect(kept.cameras == numbering.cameras && kept.lastCase == numbering.lastCase, "the numbering is kept with it, in the same file")
+
+        // Restarted: the whole round goes first (the ingest answers the five sent before as duplicates).
+        var restarted = DemoTraffic.Numbering(runStart: start.addingTimeInterval(600), continuing: kept)
+        let again = RecordingSink(stopAfter: nil)
+        let summary = try await DemoTraffic.send(try #require(restarted.unsent), numbering: &restarted, file: file, sink: again, rate: 100_000, seed: 2,
+                                                 logger: testLogger())
+        #expect(summary.events == sent.count)
+        #expect(again.sent.map(\.event.id).sorted() == sent.map(\.event.id).sorted())
+        for e in again.sent { #expect(StructuredCloudEvent.serialize(e.event) == bytes[e.event.id], "\(e.event.id) is sent as first made") }
+        let after = try #require(try DemoTraffic.Numbering.Saved.load(from: file))
+        #expect(after.unsent == nil, "once all of it was sent the round is forgotten")
+        #expect(after.cameras == kept.cameras && after.lastCase == kept.lastCase)
+    }
+
     @Test("the history round, the live rounds after it and those of a demo restarted on the same data directory keep every camera's recordings in one hash chain")
     func camerasStayChainedAcrossRoundsAndRuns() throws {
         let start = ChinaTime.startOfDay(CalendarDay(year: 2026, month: 11, day: 27)).addingTimeInterval(10 * 3_600 + 17)
@@ -262,4 +300,25 @@ struct DemoTrafficTests {
         let old = try #require(try DemoTraffic.Numbering.Saved.load(from: file))
         #expect(old.cameras == nil && old.lastCase == 7)
     }
+}
+
+/// Records what a demo sends; with `stopAfter`, it stops the demo (as a shutdown does) at the
+/// next event once that many were sent.
+final class RecordingSink: EventSink {
+    let stopAfter: Int?
+    private let events = Mutex<[SimulatedEvent]>([])
+
+    init(stopAfter: Int?) { self.stopAfter = stopAfter }
+
+    var sent: [SimulatedEvent] { events.withLock { $0 } }
+
+    func send(_ event: SimulatedEvent) async throws -> SinkOutcome {
+        try events.withLock { list in
+            if let stopAfter, list.count >= stopAfter { throw CancellationError() }
+            list.append(event)
+        }
+        return .accepted
+    }
+
+    func finish() async throws {}
 }
