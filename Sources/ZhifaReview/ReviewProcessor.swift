@@ -67,28 +67,36 @@ public struct ReviewProcessor: Sendable {
         let events = (cached ?? Self.decode(snapshot.events)) + [event]
         let state = CaseState.fold(caseId: event.caseId, events: events)
         let pending: AVSegmentRegistered? = { if case .avSegmentRegistered(let s) = event.payload { return s } else { return nil } }()
-        return try await deviceLocks.run(all: Self.devices(state)) {
-            try await process(event, structured: structured, state: state, events: events, snapshot: snapshot, pending: pending)
+        let toReview = Self.toReview(event, state: state, snapshot: snapshot)
+        // A review reads what the case's segments link to; a new segment is what others link to.
+        var devices = toReview.isEmpty ? [] : Self.devices(state)
+        if let pending { devices.insert(pending.deviceId) }
+        return try await deviceLocks.run(all: devices) {
+            try await process(event, structured: structured, state: state, events: events, snapshot: snapshot, pending: pending, toReview: toReview)
         }
     }
 
-    /// The rest of `process`, holding the devices of the case's segments.
+    /// The decisions an event has reviewed (with their trigger, and whether the event prompted
+    /// it): the one it drafts or issues, else every decision of the case reviewed before.
+    private static func toReview(_ event: EnforcementEvent, state: CaseState, snapshot: CaseSnapshot) -> [(String, ReviewTrigger, Bool)] {
+        switch event.payload {
+        case .decisionDrafted(let d): [(d.decisionId, state.issued[d.decisionId] != nil ? .issued : .drafted, true)]
+        case .decisionIssued(let d): [(d.decisionId, .issued, true)]
+        default: reviewed(state, snapshot).map { ($0.0, $0.1, false) }
+        }
+    }
+
+    /// The rest of `process`, holding the devices it reads or writes segments of.
     private func process(_ event: EnforcementEvent, structured: [UInt8], state: CaseState, events: [EnforcementEvent], snapshot: CaseSnapshot,
-                         pending: AVSegmentRegistered?) async throws -> [KafkaRecord] {
+                         pending: AVSegmentRegistered?, toReview: [(String, ReviewTrigger, Bool)]) async throws -> [KafkaRecord] {
         if let pending { cache.forget(device: pending.deviceId) }
-        let preds = try await predecessors(state, pending: pending)
+        // Looked up only when held: a lookup outside the lock could cache what a commit changes.
+        let preds = toReview.isEmpty ? [:] : try await predecessors(state, pending: pending)
 
         var step = ProcessingStep(
             eventId: event.id, caseId: event.caseId, type: event.type.rawValue, time: event.time.date, structured: structured,
             segment: pending, decisions: [], newTasks: [], updatedTasks: [], investigators: state.investigators.sorted(), outputs: [])
 
-        var toReview: [(String, ReviewTrigger, Bool)] = []  // decision, trigger, prompted by this event
-        switch event.payload {
-        case .decisionDrafted(let d): toReview.append((d.decisionId, state.issued[d.decisionId] != nil ? .issued : .drafted, true))
-        case .decisionIssued(let d): toReview.append((d.decisionId, .issued, true))
-        default:
-            toReview = Self.reviewed(state, snapshot).map { ($0.0, $0.1, false) }
-        }
         for (decisionId, trigger, prompted) in toReview {
             try review(decisionId, trigger: trigger, prompted: prompted, triggerId: event.id, state: state, predecessors: preds,
                        snapshot: snapshot, step: &step)
