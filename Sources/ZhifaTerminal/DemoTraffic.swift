@@ -198,7 +198,7 @@ public struct DemoTraffic: Service {
     /// part-way sends it again when it starts (the ingest takes a resent event once), so the
     /// cameras' chains never go on from a recording that was not sent.
     public static func send(_ round: UnsentRound, numbering: inout Numbering, file: URL?, sink: any EventSink, rate: Int, seed: UInt64,
-                     logger: Logger) async throws -> SimulationSummary {
+                            logger: Logger) async throws -> SimulationSummary {
         numbering.unsent = round
         keep(numbering, in: file, logger: logger)
         let summary = try await SimulationRunner.run(round.simulatedCases, rate: rate, sink: sink, concurrency: 2, seed: seed, start: round.start,
