@@ -41,14 +41,6 @@ public enum BenchSupport {
     /// Peak resident set size of this process in MB.
     public static func peakRSSMB() -> Double { Double(ProcessMemory.peakResidentBytes() ?? 0) / 1_048_576 }
 
-    /// Runs a blocking body on its own thread and waits for it.
-    public static func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { c in
-            let t = Thread { c.resume(returning: body()) }
-            t.start()
-        }
-    }
-
     /// A ~`size`-byte JSON enforcement record like the C baseline's, with a fixed-width timestamp.
     public struct Payload: Sendable {
         public let template: [UInt8]

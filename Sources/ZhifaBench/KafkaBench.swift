@@ -207,7 +207,7 @@ public enum KafkaBench {
         guard !sinkTask.isCancelled else { throw BenchError("no warm-up record reached the latency sink within 30 s") }
         let rate = o.rate
         let base = o.messages
-        await BenchSupport.onThread {
+        await DedicatedThread.run(name: "zk:bench-pace") {
             let interval = 1_000_000_000 / Int64(max(rate, 1))
             let t0 = BenchSupport.nowNs() + 1_000_000
             for i in 0..<m {

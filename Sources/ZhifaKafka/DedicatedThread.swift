@@ -2,8 +2,9 @@ import CRdKafka
 import Foundation
 import Synchronization
 
-/// An OS thread outside Swift's cooperative pool, for librdkafka's blocking calls and poll loops.
-final class DedicatedThread: Sendable {
+/// An OS thread outside Swift's cooperative pool, for librdkafka's blocking calls and poll loops,
+/// and for any other blocking wait (a paced load generator, a child process's pipes and exit).
+public final class DedicatedThread: Sendable {
     private let finished = OneShot<Void>()
 
     private init() {}
@@ -27,8 +28,9 @@ final class DedicatedThread: Sendable {
     /// Waits for the thread to end without blocking a cooperative thread.
     func join() async { await finished.value }
 
-    /// Runs one blocking call on its own thread and returns its result.
-    static func run<T: Sendable, E: Error>(
+    /// Runs one blocking call on its own thread (named `name`, at most 15 bytes) and returns its
+    /// result; the awaiting task suspends, and no thread of the cooperative pool blocks.
+    public static func run<T: Sendable, E: Error>(
         name: String, _ body: @escaping @Sendable () throws(E) -> T
     ) async throws(E) -> T {
         let result = OneShot<Result<T, E>>()

@@ -45,7 +45,7 @@ public func runProgram(_ path: String, _ args: [String], environment: [String: S
     async let o = readToEnd(out.fileHandleForReading)
     async let e = readToEnd(err.fileHandleForReading)
     let (stdout, stderr) = await (o, e)
-    let status = await onOwnThread { () -> Int32 in
+    let status = await DedicatedThread.run(name: "test:proc-wait") { () -> Int32 in
         p.waitUntilExit()
         return p.terminationStatus
     }
@@ -54,14 +54,7 @@ public func runProgram(_ path: String, _ args: [String], environment: [String: S
 
 /// Reads a pipe to its end on a thread of its own.
 private func readToEnd(_ handle: FileHandle) async -> String {
-    await onOwnThread { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
-}
-
-/// Runs blocking `work` on a new thread and resumes with its result.
-public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: work()) }
-    }
+    await DedicatedThread.run(name: "test:proc-read") { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }
 }
 
 /// The default configuration with overrides.
