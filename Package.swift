@@ -110,7 +110,8 @@ let package = Package(
         .testTarget(
             name: "ZhifaReviewTests",
             dependencies: ["ZhifaReview", "ZhifaDomain", "ZhifaRuntime", "ZhifaKafka", "TestSupport",
-                           .product(name: "Metrics", package: "swift-metrics"), .product(name: "GRDB", package: "GRDB.swift")],
+                           .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -49,6 +49,12 @@ public enum ReviewBench {
         let dps = (checked() - c0) / seconds
         let violations = ServiceBench.metric(context.metrics, "zhifa_review_violations_total")
         log(String(format: "[review] backlog consumed: %.0f events/s, %.0f decisions checked/s (all 16 checks); %.0f major decisions issued without approval reported as violations (the simulator's terminals do not wait for review)", eps, dps, violations))
+        log("[review] mean time per event by stage (zhifa_review_stage_seconds): " + ReviewStage.allCases.map { stage -> String in
+            let labels = "{stage=\"\(stage.rawValue)\"}"
+            let sum = ServiceBench.metric(context.metrics, "zhifa_review_stage_seconds_sum" + labels)
+            let count = ServiceBench.metric(context.metrics, "zhifa_review_stage_seconds_count" + labels)
+            return String(format: "%@ %.2f ms", stage.rawValue, count > 0 ? 1000 * sum / count : 0)
+        }.joined(separator: ", "))
 
         // Latency at a steady rate: decision.drafted produced → its findings on zhifa.review.v1.
         let book = LatencyBook()

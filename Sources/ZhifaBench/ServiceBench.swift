@@ -38,7 +38,8 @@ public enum ServiceBench {
 
     /// A counter's value from a registry's Prometheus text.
     static func metric(_ registry: PrometheusCollectorRegistry, _ name: String) -> Double {
-        for line in registry.emitToString().split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+        // `name` may end with its labels (`…{stage="read"}`): then only that series matches.
+        for line in registry.emitToString().split(separator: "\n") where line.hasPrefix(name + " ") || (!name.hasSuffix("}") && line.hasPrefix(name + "{")) {
             if let v = line.split(separator: " ").last.flatMap({ Double($0) }) { return v }
         }
         return 0

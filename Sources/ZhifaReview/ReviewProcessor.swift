@@ -56,12 +56,18 @@ public struct ReviewProcessor: Sendable {
             return try await recheck(message)
         }
         let (cloudEvent, event) = try contract.decode(message)
-        return try await locks.run(event.caseId) { try await process(cloudEvent, event) }
+        let waiting = ContinuousClock.now
+        return try await locks.run(event.caseId) {
+            metrics.time(.caseWait, since: waiting)
+            return try await process(cloudEvent, event)
+        }
     }
 
     private func process(_ cloudEvent: CloudEvent, _ event: EnforcementEvent) async throws -> [KafkaRecord] {
         let cached = cache.events(event.caseId)
+        let reading = ContinuousClock.now
         let snapshot = try await store.snapshot(eventId: event.id, caseId: event.caseId, loadEvents: cached == nil)
+        metrics.time(.read, since: reading)
         if let recorded = snapshot.outputs { return recorded }
         let structured = StructuredCloudEvent.serialize(cloudEvent)
         let events = (cached ?? Self.decode(snapshot.events)) + [event]
@@ -71,8 +77,10 @@ public struct ReviewProcessor: Sendable {
         // A review reads what the case's segments link to; a new segment is what others link to.
         var devices = toReview.isEmpty ? [] : Self.devices(state)
         if let pending { devices.insert(pending.deviceId) }
+        let waiting = ContinuousClock.now
         return try await deviceLocks.run(all: devices) {
-            try await process(event, structured: structured, state: state, events: events, snapshot: snapshot, pending: pending, toReview: toReview)
+            metrics.time(.cameraWait, since: waiting)
+            return try await process(event, structured: structured, state: state, events: events, snapshot: snapshot, pending: pending, toReview: toReview)
         }
     }
 
@@ -91,7 +99,10 @@ public struct ReviewProcessor: Sendable {
                          pending: AVSegmentRegistered?, toReview: [(String, ReviewTrigger, Bool)]) async throws -> [KafkaRecord] {
         if let pending { cache.forget(device: pending.deviceId) }
         // Looked up only when held: a lookup outside the lock could cache what a commit changes.
+        let lookingUp = ContinuousClock.now
         let preds = toReview.isEmpty ? [:] : try await predecessors(state, pending: pending)
+        var lookups = ContinuousClock.now - lookingUp
+        let checking = ContinuousClock.now
 
         var step = ProcessingStep(
             eventId: event.id, caseId: event.caseId, type: event.type.rawValue, time: event.time.date, structured: structured,
@@ -101,13 +112,19 @@ public struct ReviewProcessor: Sendable {
             try review(decisionId, trigger: trigger, prompted: prompted, triggerId: event.id, state: state, predecessors: preds,
                        snapshot: snapshot, step: &step)
         }
+        metrics.time(.checks, since: checking)
+        let lookingAfter = ContinuousClock.now
         if let pending, let other = try await store.caseReviewedAfter(pending, caseId: event.caseId) {
             step.outputs.append(try InternalEvents.record(
                 topic: retryTopic, key: other, id: ReviewRecheckEvent.id(segmentEventId: event.id), type: ReviewRecheckEvent.type,
                 service: "review", time: now(),
                 payload: ReviewRecheckEvent(caseId: other, deviceId: pending.deviceId, segmentId: pending.segmentId, segmentEventId: event.id)))
         }
+        lookups += ContinuousClock.now - lookingAfter
+        metrics.record(.neighbours, lookups)
+        let committing = ContinuousClock.now
         try await store.commit(step)
+        metrics.time(.commit, since: committing)
         cache.store(event.caseId, events: events)
         if let pending { cache.forget(device: pending.deviceId) }  // neighbours see it now
         metrics.processed.increment()
@@ -322,6 +339,8 @@ struct ReviewMetrics: Sendable {
     let violations: Counter
     let tasks: Counter
     let rechecked: Counter
+    /// One timer per `ReviewStage`, in its order.
+    let stages: [Metrics.Timer]
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -330,6 +349,17 @@ struct ReviewMetrics: Sendable {
         violations = Counter(label: "zhifa_review_violations_total", factory: factory)
         tasks = Counter(label: "zhifa_review_tasks_created_total", factory: factory)
         rechecked = Counter(label: "zhifa_review_rechecks_total", factory: factory)
+        stages = ReviewStage.allCases.map {
+            Metrics.Timer(label: "zhifa_review_stage_seconds", dimensions: [("stage", $0.rawValue)], preferredDisplayUnit: .seconds, factory: factory)
+        }
+    }
+
+    /// Records the time from `start` until now as spent in `stage`.
+    func time(_ stage: ReviewStage, since start: ContinuousClock.Instant) { record(stage, ContinuousClock.now - start) }
+
+    /// Records `d` as spent in `stage`.
+    func record(_ stage: ReviewStage, _ d: Duration) {
+        stages[stage.index].recordNanoseconds(d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000)
     }
 
     func classified(major: Bool) {
@@ -339,4 +369,24 @@ struct ReviewMetrics: Sendable {
     func failed(check: Int) {
         Counter(label: "zhifa_review_check_failures_total", dimensions: [("check", String(check))], factory: factory).increment()
     }
+}
+
+/// Where a contract event's review spends its time, as `zhifa_review_stage_seconds{stage}` shows:
+/// when the review falls behind, the stage that grows says why — the store's reads, another
+/// handler holding a body camera, the AV-chain lookups, the checks themselves, or the commit (fsync).
+public enum ReviewStage: String, CaseIterable, Sendable {
+    /// Waiting for another handler of the same case (a re-check or a replay).
+    case caseWait = "case_wait"
+    /// Reading the case's stored state (idempotency, decisions, tasks, opinions; events on a cache miss).
+    case read
+    /// Waiting for the body cameras of the case's recordings, held by other cases' handlers until their commit.
+    case cameraWait = "camera_wait"
+    /// Looking up recordings' neighbours on their cameras (check 11's chain, and re-checks to ask for).
+    case neighbours
+    /// Classifying and running the 16 checks.
+    case checks
+    /// Committing the step (one group commit, one fsync per group).
+    case commit
+
+    var index: Int { Self.allCases.firstIndex(of: self)! }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import Prometheus
 import Synchronization
 import Testing
 import TestSupport
@@ -16,13 +17,14 @@ struct ProcessorFixture {
     let processor: ReviewProcessor
 
     /// `wrap` puts something between the processor and the store (the store itself by default).
-    init(logger: Logger = testLogger(), wrap: (SQLiteReviewStore) -> any ReviewStore = { $0 }) throws {
+    init(logger: Logger = testLogger(), metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+         wrap: (SQLiteReviewStore) -> any ReviewStore = { $0 }) throws {
         dir = try TemporaryDirectory()
         let config = try testConfiguration()
         store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
         processor = ReviewProcessor(
             store: wrap(store), book: try RulesLoader.load(config.rules), calendar: try CalendarLoader.load(config.rules.calendarDirectory),
-            settings: config.review, topic: "zhifa.review.v1", group: "zhifa-review", metricsFactory: NOOPMetricsHandler.instance,
+            settings: config.review, topic: "zhifa.review.v1", group: "zhifa-review", metricsFactory: metricsFactory,
             logger: logger, now: { Date(timeIntervalSince1970: 1_764_000_000) })
     }
 
@@ -39,6 +41,28 @@ struct ProcessorFixture {
 
 @Suite("Review processor")
 struct ReviewProcessorTests {
+    @Test("each new event's time is recorded once in every review stage; a redelivered one only in waiting for its case and reading")
+    func stageTimes() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let f = try ProcessorFixture(metricsFactory: PrometheusMetricsFactory(registry: registry))
+        /// The number of times recorded for `stage`, as `/metrics` shows it.
+        func count(_ stage: ReviewStage) -> Int? {
+            let prefix = "zhifa_review_stage_seconds_count{stage=\"\(stage.rawValue)\"} "
+            return registry.emitToString().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) }
+        }
+        let events = try ExampleEvents.named("general")
+        for e in events { _ = try await f.processor.handle(f.message(e)) }
+        for stage in ReviewStage.allCases { #expect(count(stage) == events.count, "\(stage.rawValue)") }
+
+        _ = try await f.processor.handle(f.message(events[events.count - 1]))
+        #expect(count(.caseWait) == events.count + 1)
+        #expect(count(.read) == events.count + 1)
+        for stage in [ReviewStage.cameraWait, .neighbours, .checks, .commit] {
+            #expect(count(stage) == events.count, "a redelivered event is not checked or committed again: \(stage.rawValue)")
+        }
+        await f.close()
+    }
+
     @Test("a redelivered event changes nothing and returns the same outputs (same ce_ids)")
     func idempotent() async throws {
         let f = try ProcessorFixture()
