@@ -339,8 +339,8 @@ struct ReviewMetrics: Sendable {
     let violations: Counter
     let tasks: Counter
     let rechecked: Counter
-    /// One timer per `ReviewStage`, in its order.
-    let stages: [Metrics.Timer]
+    /// One timer per `ReviewStage`.
+    let stages: [ReviewStage: Metrics.Timer]
 
     init(factory: any MetricsFactory) {
         self.factory = factory
@@ -349,9 +349,9 @@ struct ReviewMetrics: Sendable {
         violations = Counter(label: "zhifa_review_violations_total", factory: factory)
         tasks = Counter(label: "zhifa_review_tasks_created_total", factory: factory)
         rechecked = Counter(label: "zhifa_review_rechecks_total", factory: factory)
-        stages = ReviewStage.allCases.map {
-            Metrics.Timer(label: "zhifa_review_stage_seconds", dimensions: [("stage", $0.rawValue)], preferredDisplayUnit: .seconds, factory: factory)
-        }
+        stages = Dictionary(uniqueKeysWithValues: ReviewStage.allCases.map {
+            ($0, Metrics.Timer(label: "zhifa_review_stage_seconds", dimensions: [("stage", $0.rawValue)], preferredDisplayUnit: .seconds, factory: factory))
+        })
     }
 
     /// Records the time from `start` until now as spent in `stage`.
@@ -359,7 +359,7 @@ struct ReviewMetrics: Sendable {
 
     /// Records `d` as spent in `stage`.
     func record(_ stage: ReviewStage, _ d: Duration) {
-        stages[stage.index].recordNanoseconds(d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000)
+        stages[stage]!.recordNanoseconds(d.components.seconds &* 1_000_000_000 &+ d.components.attoseconds / 1_000_000_000)
     }
 
     func classified(major: Bool) {
@@ -387,6 +387,4 @@ public enum ReviewStage: String, CaseIterable, Sendable {
     case checks
     /// Committing the step (one group commit, one fsync per group).
     case commit
-
-    var index: Int { Self.allCases.firstIndex(of: self)! }
 }
