@@ -24,6 +24,10 @@ final class ConsumerCore: @unchecked Sendable {
     private var pushing = true
     private var finished = false
     private var ledgers: [KafkaTopicPartition: PartitionLedger] = [:]
+    /// The same ledgers by slot: a partition keeps its slot across assignments, and a message
+    /// carries its slot, so a done-mark indexes instead of hashing (the epoch tells assignments apart).
+    private var ledgerSlots: [PartitionLedger?] = []
+    private var slotOf: [KafkaTopicPartition: Int32] = [:]
     private var nextEpoch: UInt64 = 1
     private var revokeWaiting = false
     private var storeHandles: [String: OpaquePointer] = [:]
@@ -62,7 +66,7 @@ final class ConsumerCore: @unchecked Sendable {
                 guard let ledger = last else { continue }  // not assigned (any more)
                 // In place: the message's storage is referenced once, so this copies nothing.
                 batch[i].assignmentEpoch = ledger.epoch
-                batch[i].ledger = ledger
+                batch[i].ledgerSlot = ledger.slot
                 ledger.append(offset: batch[i].offset)
             }
             buffer.append(batch[i])
@@ -162,8 +166,16 @@ final class ConsumerCore: @unchecked Sendable {
         if revokeWaiting { cond.broadcast() }
     }
 
+    /// The live ledger of the assignment `m` was handed out under, if any.
+    private func ledgerLocked(of m: KafkaConsumerMessage) -> PartitionLedger? {
+        guard trackOffsets else { return nil }
+        let found = m.ledgerSlot >= 0 ? ledgerSlots[Int(m.ledgerSlot)] : ledgers[m.topicPartition]
+        guard let ledger = found, ledger.alive, ledger.epoch == m.assignmentEpoch else { return nil }
+        return ledger
+    }
+
     private func markDoneLocked(_ m: KafkaConsumerMessage) {
-        guard trackOffsets, let ledger = m.ledger ?? ledgers[m.topicPartition], ledger.alive, ledger.epoch == m.assignmentEpoch else { return }
+        guard let ledger = ledgerLocked(of: m) else { return }
         if let upTo = ledger.markDone(offset: m.offset) {
             if ledger.entries.isEmpty || upTo - (ledger.lastStored ?? -1) >= Self.storeEvery {
                 storeLocked(ledger)
@@ -195,7 +207,7 @@ final class ConsumerCore: @unchecked Sendable {
     func abandon(_ m: KafkaConsumerMessage) {
         cond.lock()
         defer { cond.unlock() }
-        guard trackOffsets, let ledger = m.ledger ?? ledgers[m.topicPartition], ledger.alive, ledger.epoch == m.assignmentEpoch else { return }
+        guard let ledger = ledgerLocked(of: m) else { return }
         ledger.abandon(offset: m.offset)
         if revokeWaiting { cond.broadcast() }
     }
@@ -227,7 +239,15 @@ final class ConsumerCore: @unchecked Sendable {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             cond.lock()
             for p in partitions {
-                ledgers[p] = PartitionLedger(epoch: nextEpoch, topicPartition: p)
+                let slot = slotOf[p] ?? {
+                    let s = Int32(ledgerSlots.count)
+                    ledgerSlots.append(nil)
+                    slotOf[p] = s
+                    return s
+                }()
+                let ledger = PartitionLedger(epoch: nextEpoch, topicPartition: p, slot: slot)
+                ledgers[p] = ledger
+                ledgerSlots[Int(slot)] = ledger
                 nextEpoch += 1
             }
             cond.unlock()
@@ -289,6 +309,7 @@ final class ConsumerCore: @unchecked Sendable {
             if let ledger = ledgers[p] {
                 storeLocked(ledger)
                 ledger.alive = false
+                ledgerSlots[Int(ledger.slot)] = nil
             }
             ledgers[p] = nil
         }
@@ -355,6 +376,7 @@ final class ConsumerPollLoop {
     let logger: Logger
     private(set) var fatal = false
     private var topicNames: [UnsafeMutableRawPointer: String] = [:]
+    private var lastTopic: (key: UnsafeMutableRawPointer?, name: String) = (nil, "")
     private var lastErrorLog: [Int32: ContinuousClock.Instant] = [:]
 
     init(rk: OpaquePointer, core: ConsumerCore, logger: Logger) {
@@ -423,9 +445,16 @@ final class ConsumerPollLoop {
     private func topicName(_ rkt: OpaquePointer?) -> String {
         guard let rkt else { return "" }
         let key = UnsafeMutableRawPointer(rkt)
-        if let n = topicNames[key] { return n }
-        let n = String(cString: rd_kafka_topic_name(rkt))
-        topicNames[key] = n
+        // Consecutive messages mostly share a topic: no hashing for them.
+        if key == lastTopic.key { return lastTopic.name }
+        let n: String
+        if let known = topicNames[key] {
+            n = known
+        } else {
+            n = String(cString: rd_kafka_topic_name(rkt))
+            topicNames[key] = n
+        }
+        lastTopic = (key, n)
         return n
     }
 
@@ -470,5 +499,8 @@ final class ConsumerPollLoop {
         return total
     }
 
-    func destroy() { topicNames.removeAll() }
+    func destroy() {
+        topicNames.removeAll()
+        lastTopic = (nil, "")
+    }
 }

@@ -83,23 +83,25 @@ public struct KafkaConsumerMessage: Sendable {
         var key: [UInt8]?
         var value: [UInt8]?
         var headers: [KafkaHeader]
-        var ledger: PartitionLedger?
 
-        init(timestamp: Date?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], ledger: PartitionLedger?) {
+        init(timestamp: Date?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader]) {
             self.timestamp = timestamp
             self.key = key
             self.value = value
             self.headers = headers
-            self.ledger = ledger
         }
 
-        func copy() -> Storage { Storage(timestamp: timestamp, key: key, value: value, headers: headers, ledger: ledger) }
+        func copy() -> Storage { Storage(timestamp: timestamp, key: key, value: value, headers: headers) }
     }
 
     /// Source topic.
     public var topic: String
     /// Source partition.
     public var partition: Int32
+    /// The consumer's slot for the partition ledger it was recorded in, or -1: a done-mark finds
+    /// the ledger by index, not by hashing the topic, and holds no reference to it (a reference per
+    /// message was retained on the poll thread and released on another, on one shared object).
+    var ledgerSlot: Int32 = -1
     /// Offset in the partition.
     public var offset: Int64
     /// The assignment this message was delivered under; done-marks from an older one are ignored.
@@ -115,7 +117,7 @@ public struct KafkaConsumerMessage: Sendable {
         self.partition = partition
         self.offset = offset
         self.assignmentEpoch = assignmentEpoch
-        self.storage = Storage(timestamp: timestamp, key: key, value: value, headers: headers, ledger: nil)
+        self.storage = Storage(timestamp: timestamp, key: key, value: value, headers: headers)
     }
 
     private mutating func unique() -> Storage {
@@ -145,12 +147,6 @@ public struct KafkaConsumerMessage: Sendable {
     public var headers: [KafkaHeader] {
         get { storage.headers }
         set { unique().headers = newValue }
-    }
-
-    /// The partition ledger it was recorded in (saves a lookup per done-mark).
-    var ledger: PartitionLedger? {
-        get { storage.ledger }
-        set { unique().ledger = newValue }
     }
 
     /// The key as UTF-8 text.

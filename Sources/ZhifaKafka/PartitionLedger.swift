@@ -17,6 +17,8 @@ final class PartitionLedger: @unchecked Sendable {
     let epoch: UInt64
     /// The partition.
     let topicPartition: KafkaTopicPartition
+    /// The partition's slot in the consumer's ledger table.
+    let slot: Int32
     /// False once the partition was revoked: late done-marks are ignored.
     var alive = true
     private(set) var entries = Deque<Entry>()
@@ -25,9 +27,10 @@ final class PartitionLedger: @unchecked Sendable {
     /// Last offset passed to the offset store.
     var lastStored: Int64? = nil
 
-    init(epoch: UInt64, topicPartition: KafkaTopicPartition) {
+    init(epoch: UInt64, topicPartition: KafkaTopicPartition, slot: Int32) {
         self.epoch = epoch
         self.topicPartition = topicPartition
+        self.slot = slot
     }
 
     /// Records a message handed out (offsets arrive in increasing order).
