@@ -114,9 +114,14 @@ public final class KafkaWorker: Service, Sendable {
             logger.warning("shutdown deadline passed with messages in flight; they will be redelivered", metadata: [
                 "inFlight": "\(scheduler.inFlight)",
             ])
+            // Their records may still be acknowledged (or failed) later, and their messages
+            // reach the run without holding it: it must never be freed.
+            _ = Unmanaged.passRetained(run)
         }
         scheduler.stop()
         for h in handlers { await h.value }
+        // In-flight messages refer to the run without holding it (see `InFlightMessage.run`).
+        withExtendedLifetime(run) {}
         await consumer.close()
         consumerBox.withLock { $0 = nil }
         status.withLock { $0 = .stopped }
@@ -179,8 +184,9 @@ public final class KafkaWorker: Service, Sendable {
                 "attempt": "\(item.attempts)", "retryInMs": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)",
                 "error": "\(reason)",
             ])
-            if item.run.scheduler.park(item) {
-                runAfter(delay) { item.run.scheduler.unpark(item) }
+            let scheduler = item.run.scheduler
+            if scheduler.park(item) {
+                runAfter(delay) { scheduler.unpark(item) }
             }
             return false
         }
@@ -316,7 +322,12 @@ final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked S
     var queuedBehind: Deque<InFlightMessage>? = nil
     /// When the dispatcher took it, in monotonic nanoseconds (`DispatchTime`), for the processing-time metric.
     let takenAt: UInt64
-    let run: WorkerRun
+    /// Not retained: a count on one object shared by every message, taken on the dispatcher's
+    /// thread and dropped on the delivery thread, cost more than the rest of the message's
+    /// bookkeeping. `KafkaWorker.run()` keeps the run alive until no message is in flight (and
+    /// for good, if its drain deadline passes), and timers that outlive a message capture the
+    /// run themselves.
+    unowned(unsafe) let run: WorkerRun
     var attempts = 0
     var firstFailure: Date? = nil
     private let remaining = Atomic<Int>(0)
