@@ -419,27 +419,10 @@ final class ConsumerPollLoop {
         let topic = topicName(m.rkt)
         var tsType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let ts = rd_kafka_message_timestamp(msg, &tsType)
-        var headers: [KafkaHeader] = []
-        var hdrs: OpaquePointer? = nil
-        if rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs {
-            let n = rd_kafka_header_cnt(hdrs)
-            headers.reserveCapacity(n)
-            for i in 0..<n {
-                var name: UnsafePointer<CChar>? = nil
-                var value: UnsafeRawPointer? = nil
-                var size = 0
-                if rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let name {
-                    let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }
-                    headers.append(KafkaHeader(name: String(cString: name), value: bytes))
-                }
-            }
-        }
         out.append(KafkaConsumerMessage(
             topic: topic, partition: m.partition, offset: m.offset,
             timestamp: ts >= 0 ? Date(timeIntervalSince1970: Double(ts) / 1000) : nil,
-            key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
-            value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
-            headers: headers))
+            key: RDKafkaMessage.key(msg), value: RDKafkaMessage.value(msg), headers: RDKafkaMessage.headers(msg)))
     }
 
     private func topicName(_ rkt: OpaquePointer?) -> String {

@@ -39,8 +39,8 @@ public final class KafkaProducer: Sendable {
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 listener.delivered(partition: m.partition, offset: m.offset, error: nil)
             } else {
-                let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-                listener.delivered(partition: m.partition, offset: m.offset, error: KafkaError(code: .delivery, rdKafka: m.err, detail: "delivery to \(topic) failed"))
+                let record = KafkaRecord(undelivered: message)
+                listener.failed(record, error: KafkaError(code: .delivery, rdKafka: m.err, detail: "delivery to \(record.topic) failed"))
             }
         }
         self.handle = try RDKafkaHandle(kind: RD_KAFKA_PRODUCER, conf: conf, logger: logger)
@@ -242,6 +242,25 @@ open class KafkaDeliveryListener: @unchecked Sendable {
     public init() {}
     /// Called once: `error` is nil when the broker acknowledged the record at `partition`/`offset`.
     open func delivered(partition: Int32, offset: Int64, error: KafkaError?) {}
+
+    /// Called instead of `delivered` when the record could not be delivered, with the record
+    /// rebuilt from librdkafka's copy of it (same topic, key, value and headers; the partition it
+    /// was bound for, if it had one), so a listener can send it again without keeping it meanwhile.
+    /// By default it calls `delivered` with the error.
+    open func failed(_ record: KafkaRecord, error: KafkaError) {
+        delivered(partition: record.partition ?? -1, offset: -1, error: error)
+    }
+}
+
+extension KafkaRecord {
+    /// The record a delivery report failed for, from librdkafka's copy (valid during the callback).
+    init(undelivered message: UnsafePointer<rd_kafka_message_t>) {
+        let m = message.pointee
+        self.init(
+            topic: m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?",
+            key: RDKafkaMessage.key(message), value: RDKafkaMessage.value(message), headers: RDKafkaMessage.headers(message),
+            partition: m.partition >= 0 ? m.partition : nil)
+    }
 }
 
 /// Finishes delivery work in batches (see `KafkaProducer.notifyAfterServing(_:)`): a listener

@@ -118,3 +118,34 @@ final class PollControl: Sendable {
     let running = Atomic<Bool>(true)
     let lag = Atomic<Int64>(0)
 }
+
+/// Copies out of a librdkafka message (consumed, or in a delivery report).
+enum RDKafkaMessage {
+    static func key(_ message: UnsafePointer<rd_kafka_message_t>) -> [UInt8]? {
+        let m = message.pointee
+        return m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
+    }
+
+    static func value(_ message: UnsafePointer<rd_kafka_message_t>) -> [UInt8]? {
+        let m = message.pointee
+        return m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) }
+    }
+
+    /// Its headers, in order (none when it has none).
+    static func headers(_ message: UnsafePointer<rd_kafka_message_t>) -> [KafkaHeader] {
+        var hdrs: OpaquePointer? = nil
+        guard rd_kafka_message_headers(message, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs else { return [] }
+        let n = rd_kafka_header_cnt(hdrs)
+        var headers: [KafkaHeader] = []
+        headers.reserveCapacity(n)
+        for i in 0..<n {
+            var name: UnsafePointer<CChar>? = nil
+            var value: UnsafeRawPointer? = nil
+            var size = 0
+            if rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let name {
+                headers.append(KafkaHeader(name: String(cString: name), value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+            }
+        }
+        return headers
+    }
+}

@@ -199,6 +199,39 @@ struct DeliveryBatchTests {
 
 @Suite("Fire-and-forget records")
 struct FireAndForgetTests {
+    final class FailureListener: KafkaDeliveryListener, @unchecked Sendable {
+        let failures = Mutex<[(record: KafkaRecord, error: KafkaError)]>([])
+        override func failed(_ record: KafkaRecord, error: KafkaError) {
+            failures.withLock { $0.append((record, error)) }
+        }
+    }
+
+    @Test("an undelivered record comes back to its listener rebuilt from librdkafka's copy: topic, key, value, headers, partition")
+    func undeliveredRecordComesBack() async throws {
+        try await withEmbeddedCluster(topics: ["back": 2]) { cluster in
+            var config = producerConfig(cluster)
+            config.messageTimeoutMs = 300
+            let producer = try KafkaProducer(configuration: config, logger: testLogger())
+            _ = try await producer.send(KafkaRecord(topic: "back", key: "warm-up", value: Array("w".utf8)))
+            try cluster.setBrokerDown(1)
+            let sent = KafkaRecord(
+                topic: "back", key: Array("case-1".utf8), value: [1, 2, 3, 0, 255],
+                headers: [KafkaHeader("ce_id", "e-1"), KafkaHeader(name: "none", value: nil), KafkaHeader(name: "bin", value: [0, 9])],
+                partition: 1)
+            let listener = FailureListener()
+            try await producer.enqueue(sent, listener: listener)
+            try await producer.flush(timeout: .seconds(20))
+            try await eventually("the failure reached the listener") { listener.failures.withLock { $0.count } == 1 }
+            let (back, error) = listener.failures.withLock { $0[0] }
+            #expect(back.topic == sent.topic && back.key == sent.key && back.value == sent.value)
+            #expect(back.headers == sent.headers)
+            #expect(back.partition == 1)
+            #expect(error.code == .delivery)
+            try cluster.setBrokerUp(1)
+            await producer.close()
+        }
+    }
+
     @Test("an undelivered record without a delivery handler is logged, 1st and 10th, with no record bytes")
     func undeliveredIsLogged() async throws {
         try await withEmbeddedCluster(topics: ["ff": 1]) { cluster in
