@@ -106,7 +106,8 @@ public struct KafkaConsumerMessage: Sendable {
     public var offset: Int64
     /// The assignment this message was delivered under; done-marks from an older one are ignored.
     public var assignmentEpoch: UInt64
-    private var storage: Storage
+    /// Nil once the payload was let go (`withoutPayload`).
+    private var storage: Storage?
 
     /// Creates a message (tests and replays; consumers create them from librdkafka).
     public init(
@@ -121,31 +122,44 @@ public struct KafkaConsumerMessage: Sendable {
     }
 
     private mutating func unique() -> Storage {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        return storage
+        if storage == nil {
+            storage = Storage(timestamp: nil, key: nil, value: nil, headers: [])
+        } else if !isKnownUniquelyReferenced(&storage) {
+            storage = storage!.copy()
+        }
+        return storage!
+    }
+
+    /// The same message without its timestamp, key, value and headers: what a done-mark needs
+    /// (topic, partition, offset, assignment), for holding on to a message until its effects are
+    /// durable without holding its bytes.
+    public var withoutPayload: KafkaConsumerMessage {
+        var copy = self
+        copy.storage = nil
+        return copy
     }
 
     /// Broker or producer timestamp, if any.
     public var timestamp: Date? {
-        get { storage.timestamp }
+        get { storage?.timestamp }
         set { unique().timestamp = newValue }
     }
 
     /// Key bytes.
     public var key: [UInt8]? {
-        get { storage.key }
+        get { storage?.key }
         set { unique().key = newValue }
     }
 
     /// Value bytes.
     public var value: [UInt8]? {
-        get { storage.value }
+        get { storage?.value }
         set { unique().value = newValue }
     }
 
     /// Headers, in order.
     public var headers: [KafkaHeader] {
-        get { storage.headers }
+        get { storage?.headers ?? [] }
         set { unique().headers = newValue }
     }
 

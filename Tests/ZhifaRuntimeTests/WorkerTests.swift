@@ -35,7 +35,7 @@ func record(_ topic: String, key: String, id: String, _ value: String = "{}") ->
 struct WorkerTests {
     static func worker(
         _ cluster: EmbeddedKafkaCluster, config: ZhifaConfiguration, group: String, topics: [String],
-        producer: KafkaProducer, backoff: Duration = .milliseconds(20), handler: @escaping MessageHandler
+        producer: KafkaProducer, backoff: Duration = .milliseconds(20), logger: Logger? = nil, handler: @escaping MessageHandler
     ) -> KafkaWorker {
         var settings = config.worker
         settings.maxAttempts = 3
@@ -46,7 +46,7 @@ struct WorkerTests {
         cc.autoCommitIntervalMs = 200
         return KafkaWorker(
             group: group, topics: topics, settings: settings, consumer: cc, producer: producer,
-            metricsFactory: NOOPMetricsHandler.instance, logger: testLogger(group), handler: handler)
+            metricsFactory: NOOPMetricsHandler.instance, logger: logger ?? testLogger(group), handler: handler)
     }
 
     static func cluster(groups: [String], topics: [String], brokers: Int = 1) throws -> EmbeddedKafkaCluster {
@@ -212,6 +212,58 @@ struct WorkerTests {
         await cluster.shutdown()
     }
 
+    @Test("an output the broker does not acknowledge is sent again, with its key, value and headers, until it is")
+    func undeliveredOutputIsSentAgain() async throws {
+        let config = try testConfiguration()
+        let cluster = try Self.cluster(groups: ["g-resend"], topics: ["src", "dst"])
+        let source = try KafkaProducer(configuration: config.producerConfiguration(bootstrap: cluster.bootstrapServers, role: "src"), logger: testLogger())
+        var outputConfig = config.producerConfiguration(bootstrap: cluster.bootstrapServers, role: "out")
+        outputConfig.messageTimeoutMs = 500  // outputs fail fast while the broker is down
+        let output = try KafkaProducer(configuration: outputConfig, logger: testLogger())
+        let captured = CapturedLog()
+        let gate = Gate()
+        let w = Self.worker(cluster, config: config, group: "g-resend", topics: ["src"], producer: output, logger: captured.logger("g-resend")) { m in
+            let id = m.headers.text("ce_id") ?? "?"
+            if id != "warm-up" { await gate.wait() }
+            return [KafkaRecord(topic: "dst", key: m.key, value: m.value, headers: [KafkaHeader("ce_id", id), KafkaHeader(name: "bin", value: [0, 255, 7])])]
+        }
+        let running = RunningWorkers([w])
+        let sink = try KafkaConsumer(configuration: config.consumerConfiguration(bootstrap: cluster.bootstrapServers, group: "g-sink", role: "sink"), logger: testLogger())
+        try sink.subscribe(["dst"])
+        let arrived = Recorder<KafkaConsumerMessage>()
+        let sinkTask = Task {
+            while true {
+                let batch = await sink.nextBatch(max: 100)
+                if batch.isEmpty { return }
+                for m in batch { arrived.append(m); sink.markDone(m) }
+            }
+        }
+        _ = try await source.send(record("src", key: "warm-up", id: "warm-up"))
+        try await eventually("the warm-up output arrived") { arrived.count == 1 }
+        let total = 20
+        _ = try await source.sendAll((0..<total).map { record("src", key: "k\($0)", id: "e\($0)", "{\"n\":\($0)}") })
+        try await eventually("the worker holds messages it has not produced for yet") { gate.waiting > 0 }
+        try cluster.setBrokerDown(1)
+        gate.open()
+        try await eventually("an output timed out and was sent again") {
+            captured.entries.contains { $0.message.contains("record not acknowledged; sending it again") }
+        }
+        try cluster.setBrokerUp(1)
+        try await eventually("every output arrived", timeout: .seconds(60)) { Set(arrived.all.compactMap { $0.headers.text("ce_id") }).count == total + 1 }
+        for i in 0..<total {
+            let copies = arrived.all.filter { $0.headers.text("ce_id") == "e\(i)" }
+            #expect(!copies.isEmpty && copies.allSatisfy {
+                $0.keyText == "k\(i)" && $0.value == Array("{\"n\":\(i)}".utf8) && $0.headers.first { $0.name == "bin" }?.value == [0, 255, 7]
+            }, "e\(i) arrived whole")
+        }
+        try await running.stop()
+        await sink.close()
+        _ = await sinkTask.value
+        await output.close()
+        await source.close()
+        await cluster.shutdown()
+    }
+
     @Test("a failing key is retried without blocking other keys")
     func retriesDoNotBlockOtherKeys() async throws {
         let config = try testConfiguration()
@@ -282,4 +334,34 @@ struct WorkerTests {
         await producer.close()
         await cluster.shutdown()
     }
+}
+
+/// Holds tasks until opened.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Returns once the gate is open.
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.open { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    /// Lets every waiting and later task through.
+    func open() {
+        let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.open = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for c in waiting { c.resume() }
+    }
+
+    /// Tasks waiting now.
+    var waiting: Int { state.withLock { $0.waiters.count } }
 }

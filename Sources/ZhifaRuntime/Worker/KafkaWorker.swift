@@ -163,6 +163,10 @@ public final class KafkaWorker: Service, Sendable {
         let view = DeadLetterRecord.handlerView(of: item.message)
         do {
             let outputs = try await handler(view)
+            // Handled: from here on only the message's coordinates are needed (for its done-mark).
+            // Its bytes go with `view` and `outputs` at the end of this call, on this thread, which
+            // touched them last, rather than on the thread that serves the delivery reports.
+            item.dropPayload()
             if !produceWithoutWaiting(outputs, for: item) { await produce(outputs, for: item) }
             return true
         } catch let failure as PermanentFailure {
@@ -217,7 +221,7 @@ public final class KafkaWorker: Service, Sendable {
             item.complete()
             return true
         case 1:
-            item.expect(single: records[0])
+            item.expectOne()
             return (try? producer.tryEnqueue(records[0], listener: item)) ?? false
         default:
             return false
@@ -229,12 +233,12 @@ public final class KafkaWorker: Service, Sendable {
         switch records.count {
         case 0: item.complete()
         case 1:
-            item.expect(single: records[0])
+            item.expectOne()
             await send(records[0], listener: item)
         default:
             item.expect(outputs: records.count)
             for record in records {
-                await send(record, listener: OutputDelivery(record: record, completion: item, attempt: 1))
+                await send(record, listener: OutputDelivery(completion: item, attempt: 1))
             }
         }
     }
@@ -256,7 +260,7 @@ public final class KafkaWorker: Service, Sendable {
             "topic": "\(record.topic)", "attempt": "\(attempt)", "error": "\(error)",
         ])
         runAfter(backoff(afterAttempt: min(attempt, 8))) {
-            Task { await self.send(record, listener: OutputDelivery(record: record, completion: completion, attempt: attempt + 1)) }
+            Task { await self.send(record, listener: OutputDelivery(completion: completion, attempt: attempt + 1)) }
         }
     }
 }
@@ -311,9 +315,10 @@ final class WorkerRun: KafkaDeliveryBatchObserver, Sendable {
 /// One consumed message in the worker's hands, from being taken until its effects are durable.
 ///
 /// It is also the delivery listener of its single output record, so the hot path allocates one
-/// object per message. `attempts` and `firstFailure` change only while its lane runs it.
+/// object per message. `message`, `attempts` and `firstFailure` change only while its lane runs it.
 final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked Sendable {
-    let message: KafkaConsumerMessage
+    /// The message; once handled, its coordinates only (`dropPayload`).
+    private(set) var message: KafkaConsumerMessage
     /// Its lane: the partition and key (hashed once, here, outside the scheduler's lock).
     let laneKey: LaneKey
     /// While it heads its lane: the lane's state and the messages of its key queued behind it
@@ -331,7 +336,6 @@ final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked S
     var attempts = 0
     var firstFailure: Date? = nil
     private let remaining = Atomic<Int>(0)
-    private var single: KafkaRecord? = nil
 
     init(message: KafkaConsumerMessage, takenAt: UInt64, run: WorkerRun) {
         self.message = message
@@ -340,9 +344,13 @@ final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked S
         self.run = run
     }
 
+    /// Once handled: keeps what the done-mark needs and lets the bytes go.
+    func dropPayload() {
+        message = message.withoutPayload
+    }
+
     /// Before producing one output with this object as its listener.
-    func expect(single record: KafkaRecord) {
-        single = record
+    func expectOne() {
         remaining.store(1, ordering: .releasing)
     }
 
@@ -351,13 +359,14 @@ final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked S
         remaining.store(outputs, ordering: .releasing)
     }
 
-    /// The single output's delivery report.
+    /// The single output was acknowledged (failures come through `failed`).
     override func delivered(partition: Int32, offset: Int64, error: KafkaError?) {
-        if let error, let single {
-            run.worker.redeliver(single, completion: self, attempt: 1, error: error)
-        } else {
-            outputDelivered()
-        }
+        outputDelivered()
+    }
+
+    /// The single output could not be delivered: send it again, rebuilt by the producer.
+    override func failed(_ record: KafkaRecord, error: KafkaError) {
+        run.worker.redeliver(record, completion: self, attempt: 1, error: error)
     }
 
     /// One output acknowledged (on the thread serving delivery reports); the last one finishes
@@ -374,22 +383,21 @@ final class InFlightMessage: KafkaDeliveryListener, LaneTableEntry, @unchecked S
 
 /// The delivery report of one of several output records.
 final class OutputDelivery: KafkaDeliveryListener, @unchecked Sendable {
-    let record: KafkaRecord
     let completion: InFlightMessage
     let attempt: Int
 
-    init(record: KafkaRecord, completion: InFlightMessage, attempt: Int) {
-        self.record = record
+    init(completion: InFlightMessage, attempt: Int) {
         self.completion = completion
         self.attempt = attempt
     }
 
+    /// Acknowledged (failures come through `failed`).
     override func delivered(partition: Int32, offset: Int64, error: KafkaError?) {
-        if let error {
-            completion.run.worker.redeliver(record, completion: completion, attempt: attempt, error: error)
-        } else {
-            completion.outputDelivered()
-        }
+        completion.outputDelivered()
+    }
+
+    override func failed(_ record: KafkaRecord, error: KafkaError) {
+        completion.run.worker.redeliver(record, completion: completion, attempt: attempt, error: error)
     }
 }
 
