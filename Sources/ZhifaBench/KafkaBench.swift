@@ -131,8 +131,8 @@ public enum KafkaBench {
         let relayProducer = try KafkaProducer(configuration: pc, logger: logger)
         let firstNs = Atomic<Int64>(0)
         let handled = Atomic<Int>(0)
-        let allHandled = OneShotSignal()
-        let started = OneShotSignal()
+        let allHandled = OneShot<Void>()
+        let started = OneShot<Void>()
         let target = o.messages
         var settings = config.worker
         settings.shutdownDeadline = .seconds(30)
@@ -147,17 +147,17 @@ public enum KafkaBench {
             let n = handled.wrappingAdd(1, ordering: .relaxed).newValue
             if n == 1 {
                 firstNs.store(BenchSupport.nowNs(), ordering: .relaxed)
-                started.fire()
+                started.fulfill(())
             }
-            if n == target { allHandled.fire() }
+            if n == target { allHandled.fulfill(()) }
             return [KafkaRecord(topic: "out", key: m.key, value: m.value)]
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: worker)], logger: logger))
         let groupTask = Task { try await group.run() }
-        await started.wait()  // the first handler call starts the clock; CPU is sampled from then
+        await started.value  // the first handler call starts the clock; CPU is sampled from then
         let cpu0 = BenchSupport.cpuSeconds()
         let threads0 = ThreadCPU.snapshot()
-        await allHandled.wait()
+        await allHandled.value
         try await relayProducer.flush(timeout: .seconds(120))
         let relaySeconds = Double(BenchSupport.nowNs() - firstNs.load(ordering: .relaxed)) / 1e9
         let relayRate = Double(o.messages) / relaySeconds
@@ -182,7 +182,7 @@ public enum KafkaBench {
         await watermarks.close()
         try sink.assign(starts)
         let m = o.latencyMessages
-        let sinkLive = OneShotSignal()
+        let sinkLive = OneShot<Void>()
         let sinkTask = Task { () -> [Double] in
             var lat: [Double] = []
             lat.reserveCapacity(m)
@@ -192,17 +192,17 @@ public enum KafkaBench {
                 let now = BenchSupport.nowNs()
                 for msg in batch {
                     guard let s = msg.value.flatMap(payload.stamp(of:)) else { continue }
-                    if s > 0 { lat.append(Double(now - s) / 1e6) } else { sinkLive.fire() }
+                    if s > 0 { lat.append(Double(now - s) / 1e6) } else { sinkLive.fulfill(()) }
                 }
             }
-            sinkLive.fire()
+            sinkLive.fulfill(())
             return lat
         }
         // Where the baseline sleeps 1 s for its sink's fetchers, wait until a warm-up record
         // (stamp 0, not measured) has gone through the relay to the sink.
         try await source.enqueue(KafkaRecord(topic: "in", key: "warm-up", value: payload.stamped(0)))
         let warmUpLimit = BenchSupport.deadline(.seconds(30), cancelling: sinkTask)
-        await sinkLive.wait()
+        await sinkLive.value
         warmUpLimit.cancel()
         guard !sinkTask.isCancelled else { throw BenchError("no warm-up record reached the latency sink within 30 s") }
         let rate = o.rate
@@ -229,29 +229,5 @@ public enum KafkaBench {
         await source.close()
         await cluster.shutdown()
         return Result(produceMsgsPerS: produceRate, relayMsgsPerS: relayRate, p50Ms: p50, p99Ms: p99, received: latencies.count, peakRSSMB: BenchSupport.peakRSSMB())
-    }
-}
-
-/// A one-time signal that any number of tasks can await.
-final class OneShotSignal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-    func fire() {
-        let w = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard !s.fired else { return [] }
-            s.fired = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for c in w { c.resume() }
-    }
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.fired { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
     }
 }

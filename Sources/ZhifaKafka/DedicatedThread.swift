@@ -41,8 +41,8 @@ public final class DedicatedThread: Sendable {
     }
 }
 
-/// A value that is set once and awaited by any number of tasks.
-final class OneShot<T: Sendable>: Sendable {
+/// A value that is set once and awaited by any number of tasks (a one-time signal as `OneShot<Void>`).
+public final class OneShot<T: Sendable>: Sendable {
     private enum State {
         case waiting([CheckedContinuation<T, Never>])
         case done(T)
@@ -50,10 +50,11 @@ final class OneShot<T: Sendable>: Sendable {
 
     private let state = Mutex<State>(.waiting([]))
 
-    init() {}
+    /// Creates an unset value.
+    public init() {}
 
     /// Sets the value (only the first call counts) and wakes every waiter.
-    func fulfill(_ value: T) {
+    public func fulfill(_ value: T) {
         let waiters: [CheckedContinuation<T, Never>] = state.withLock { state in
             guard case .waiting(let w) = state else { return [] }
             state = .done(value)
@@ -63,10 +64,10 @@ final class OneShot<T: Sendable>: Sendable {
     }
 
     /// Whether the value has been set.
-    var isFulfilled: Bool { state.withLock { if case .done = $0 { true } else { false } } }
+    public var isFulfilled: Bool { state.withLock { if case .done = $0 { true } else { false } } }
 
     /// The value, once set.
-    var value: T {
+    public var value: T {
         get async {
             await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
                 let ready: T? = state.withLock { state in

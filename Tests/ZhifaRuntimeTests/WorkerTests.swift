@@ -221,10 +221,14 @@ struct WorkerTests {
         outputConfig.messageTimeoutMs = 500  // outputs fail fast while the broker is down
         let output = try KafkaProducer(configuration: outputConfig, logger: testLogger())
         let captured = CapturedLog()
-        let gate = Gate()
+        let gate = OneShot<Void>()
+        let waiting = Recorder<String>()
         let w = Self.worker(cluster, config: config, group: "g-resend", topics: ["src"], producer: output, logger: captured.logger("g-resend")) { m in
             let id = m.headers.text("ce_id") ?? "?"
-            if id != "warm-up" { await gate.wait() }
+            if id != "warm-up" {
+                waiting.append(id)
+                await gate.value
+            }
             return [KafkaRecord(topic: "dst", key: m.key, value: m.value, headers: [KafkaHeader("ce_id", id), KafkaHeader(name: "bin", value: [0, 255, 7])])]
         }
         let running = RunningWorkers([w])
@@ -242,9 +246,9 @@ struct WorkerTests {
         try await eventually("the warm-up output arrived") { arrived.count == 1 }
         let total = 20
         _ = try await source.sendAll((0..<total).map { record("src", key: "k\($0)", id: "e\($0)", "{\"n\":\($0)}") })
-        try await eventually("the worker holds messages it has not produced for yet") { gate.waiting > 0 }
+        try await eventually("the worker holds messages it has not produced for yet") { waiting.count > 0 }
         try cluster.setBrokerDown(1)
-        gate.open()
+        gate.fulfill(())
         try await eventually("an output timed out and was sent again") {
             captured.entries.contains { $0.message.contains("record not acknowledged; sending it again") }
         }
@@ -336,32 +340,3 @@ struct WorkerTests {
     }
 }
 
-/// Holds tasks until opened.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    /// Returns once the gate is open.
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.open { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
-    }
-
-    /// Lets every waiting and later task through.
-    func open() {
-        let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.open = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for c in waiting { c.resume() }
-    }
-
-    /// Tasks waiting now.
-    var waiting: Int { state.withLock { $0.waiters.count } }
-}
