@@ -84,6 +84,7 @@ public final class SQLiteReviewStore: ReviewStore {
                     claimed_by TEXT, lease_until REAL, previous_task_id TEXT, investigators TEXT NOT NULL, opinion_id TEXT);
                 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (agency_id, state, created_at, seq);
                 CREATE INDEX IF NOT EXISTS tasks_decision ON tasks (case_id, decision_id);
+                CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);
                 CREATE TABLE IF NOT EXISTS opinions (
                     opinion_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, case_id TEXT NOT NULL, decision_id TEXT NOT NULL,
                     reviewer_id TEXT NOT NULL, opinion TEXT NOT NULL, reasons TEXT, at REAL NOT NULL);
@@ -222,14 +223,18 @@ public final class SQLiteReviewStore: ReviewStore {
             opinionId: r["opinion_id"])
     }
 
+    /// A new task's place in the queue: one more than the last. Every save evaluates it (claims and
+    /// renewals too), so it reads the `tasks_seq` index rather than every task.
+    static let nextTaskSeq = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks)"
+
     static func save(_ t: ReviewTask, _ db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO tasks (task_id, seq, case_id, decision_id, agency_id, state, draft_event_id, created_at, due_date, due_provisional,
                                claimed_by, lease_until, previous_task_id, investigators, opinion_id)
-            VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, \(nextTaskSeq), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, draft_event_id = excluded.draft_event_id, claimed_by = excluded.claimed_by,
                 lease_until = excluded.lease_until, investigators = excluded.investigators, opinion_id = excluded.opinion_id
-            """, arguments: [t.taskId, t.caseId, t.decisionId, t.agencyId, t.state.rawValue, t.draftEventId, t.createdAt.timeIntervalSince1970,
+            """).execute(arguments: [t.taskId, t.caseId, t.decisionId, t.agencyId, t.state.rawValue, t.draftEventId, t.createdAt.timeIntervalSince1970,
                              t.dueDate.description, t.dueProvisional, t.claimedBy, t.leaseUntil?.timeIntervalSince1970, t.previousTaskId,
                              t.investigators.joined(separator: ","), t.opinionId])
     }

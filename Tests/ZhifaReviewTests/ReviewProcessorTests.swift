@@ -279,6 +279,18 @@ struct ReviewRecheckTests {
         await store.close()
     }
 
+    @Test("saving a task (new, claimed, renewed, decided) finds the next queue number through an index, not by reading every task")
+    func nextTaskSeqUsesIndex() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
+        let plan = try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT \(SQLiteReviewStore.nextTaskSeq)").map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("INDEX tasks_seq") }, "query plan: \(plan)")
+        await store.close()
+    }
+
     @Test("one handler at a time works on a case; other cases go on meanwhile")
     func caseLocks() async throws {
         let locks = CaseLocks()
