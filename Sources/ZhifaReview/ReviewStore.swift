@@ -147,7 +147,7 @@ public final class SQLiteReviewStore: ReviewStore {
 
     public func caseEvents(_ caseId: String) async throws -> [[UInt8]] {
         try await pool.read { db in
-            try Data.fetchAll(db, sql: "SELECT structured FROM events WHERE case_id = ? AND type != ?", arguments: [caseId, ReviewRecheckEvent.type])
+            try Data.fetchAll(db.cachedStatement(sql: "SELECT structured FROM events WHERE case_id = ? AND type != ?"), arguments: [caseId, ReviewRecheckEvent.type])
                 .map { Array($0) }
         }
     }
@@ -158,16 +158,16 @@ public final class SQLiteReviewStore: ReviewStore {
         let named = s.previousSegmentSha256
         typealias Stored = (started: Double, id: String, sha: String, ended: Double)
         let (stored, namedIsKnown): (Stored?, Bool) = try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: """
+            let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT segment_id, sha256, started, ended FROM segments
                 WHERE device_id = ? AND segment_id != ? AND (started < ? OR (started = ? AND segment_id < ?))
                 ORDER BY started DESC, segment_id DESC LIMIT 1
-                """, arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
+                """), arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
             let stored: Stored? = row.map { ($0["started"], $0["segment_id"], $0["sha256"], $0["ended"]) }
             // Whether the hash `s` names is a segment of its device: asked of the store only when
             // it is neither candidate predecessor's (a link that does not match).
             guard let named, named != stored?.sha, named != pendingHere?.sha256 else { return (stored, true) }
-            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM segments WHERE device_id = ? AND sha256 = ? AND segment_id != ? LIMIT 1",
+            let known = try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM segments WHERE device_id = ? AND sha256 = ? AND segment_id != ? LIMIT 1"),
                                           arguments: [s.deviceId, named, s.segmentId]) ?? false
             return (stored, known)
         }
@@ -198,7 +198,7 @@ public final class SQLiteReviewStore: ReviewStore {
 
     public func decision(caseId: String, decisionId: String) async throws -> DecisionRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM decisions WHERE case_id = ? AND decision_id = ?", arguments: [caseId, decisionId]).map(Self.decisionRecord)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM decisions WHERE case_id = ? AND decision_id = ?"), arguments: [caseId, decisionId]).map(Self.decisionRecord)
         }
     }
 
@@ -209,7 +209,7 @@ public final class SQLiteReviewStore: ReviewStore {
 
     public func tasks(caseId: String, decisionId: String) async throws -> [ReviewTask] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE case_id = ? AND decision_id = ? ORDER BY seq", arguments: [caseId, decisionId]).map(Self.task)
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM tasks WHERE case_id = ? AND decision_id = ? ORDER BY seq"), arguments: [caseId, decisionId]).map(Self.task)
         }
     }
 
