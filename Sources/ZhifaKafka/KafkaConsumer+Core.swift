@@ -23,9 +23,9 @@ final class ConsumerCore: @unchecked Sendable {
     private var waiter: (max: Int, deadline: ContinuousClock.Instant?, continuation: CheckedContinuation<[KafkaConsumerMessage], Never>)?
     private var pushing = true
     private var finished = false
-    private var ledgers: [KafkaTopicPartition: PartitionLedger] = [:]
-    /// The same ledgers by slot: a partition keeps its slot across assignments, and a message
-    /// carries its slot, so a done-mark indexes instead of hashing (the epoch tells assignments apart).
+    /// The assigned partitions' ledgers, by slot: a partition keeps its slot across assignments, and
+    /// a message carries its slot, so a done-mark indexes instead of hashing (the epoch tells
+    /// assignments apart). Nil while the slot's partition is not assigned.
     private var ledgerSlots: [PartitionLedger?] = []
     private var slotOf: [KafkaTopicPartition: Int32] = [:]
     private var nextEpoch: UInt64 = 1
@@ -61,7 +61,7 @@ final class ConsumerCore: @unchecked Sendable {
         for i in batch.indices {
             if trackOffsets {
                 if last == nil || last!.topicPartition.partition != batch[i].partition || last!.topicPartition.topic != batch[i].topic {
-                    last = ledgers[batch[i].topicPartition]
+                    last = ledgerLocked(of: batch[i].topicPartition)
                 }
                 guard let ledger = last else { continue }  // not assigned (any more)
                 // In place: the message's storage is referenced once, so this copies nothing.
@@ -166,10 +166,15 @@ final class ConsumerCore: @unchecked Sendable {
         if revokeWaiting { cond.broadcast() }
     }
 
+    /// The ledger of the partition's current assignment, if it is assigned.
+    private func ledgerLocked(of partition: KafkaTopicPartition) -> PartitionLedger? {
+        slotOf[partition].flatMap { ledgerSlots[Int($0)] }
+    }
+
     /// The live ledger of the assignment `m` was handed out under, if any.
     private func ledgerLocked(of m: KafkaConsumerMessage) -> PartitionLedger? {
         guard trackOffsets else { return nil }
-        let found = m.ledgerSlot >= 0 ? ledgerSlots[Int(m.ledgerSlot)] : ledgers[m.topicPartition]
+        let found = m.ledgerSlot >= 0 ? ledgerSlots[Int(m.ledgerSlot)] : ledgerLocked(of: m.topicPartition)
         guard let ledger = found, ledger.alive, ledger.epoch == m.assignmentEpoch else { return nil }
         return ledger
     }
@@ -201,7 +206,7 @@ final class ConsumerCore: @unchecked Sendable {
     func flushStores() {
         cond.lock()
         defer { cond.unlock() }
-        for ledger in ledgers.values { storeLocked(ledger) }
+        for case let ledger? in ledgerSlots { storeLocked(ledger) }
     }
 
     func abandon(_ m: KafkaConsumerMessage) {
@@ -216,7 +221,7 @@ final class ConsumerCore: @unchecked Sendable {
         cond.lock()
         defer { cond.unlock() }
         var out: [KafkaTopicPartition: UInt64] = [:]
-        for p in partitions { if let ledger = ledgers[p] { out[p] = ledger.epoch } }
+        for p in partitions { if let ledger = ledgerLocked(of: p) { out[p] = ledger.epoch } }
         return out
     }
 
@@ -246,7 +251,6 @@ final class ConsumerCore: @unchecked Sendable {
                     return s
                 }()
                 let ledger = PartitionLedger(epoch: nextEpoch, topicPartition: p, slot: slot)
-                ledgers[p] = ledger
                 ledgerSlots[Int(slot)] = ledger
                 nextEpoch += 1
             }
@@ -294,11 +298,11 @@ final class ConsumerCore: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(Double(revokeDeadline.components.seconds) +
                 Double(revokeDeadline.components.attoseconds) / 1e18)
             revokeWaiting = true
-            while partitions.contains(where: { (ledgers[$0]?.pendingCount ?? 0) > 0 }) {
+            while partitions.contains(where: { (ledgerLocked(of: $0)?.pendingCount ?? 0) > 0 }) {
                 if !cond.wait(until: deadline) { break }
             }
             revokeWaiting = false
-            let left = partitions.reduce(0) { $0 + (ledgers[$1]?.pendingCount ?? 0) }
+            let left = partitions.reduce(0) { $0 + (ledgerLocked(of: $1)?.pendingCount ?? 0) }
             if left > 0 {
                 logger.warning("revoke deadline passed with messages still in flight; they will be redelivered to the new owner", metadata: [
                     "inFlight": "\(left)",
@@ -306,12 +310,11 @@ final class ConsumerCore: @unchecked Sendable {
             }
         }
         for p in partitions {
-            if let ledger = ledgers[p] {
+            if let ledger = ledgerLocked(of: p) {
                 storeLocked(ledger)
                 ledger.alive = false
                 ledgerSlots[Int(ledger.slot)] = nil
             }
-            ledgers[p] = nil
         }
     }
 
@@ -326,7 +329,7 @@ final class ConsumerCore: @unchecked Sendable {
             }
         }
         buffer = kept
-        for (tp, offset) in firstDropped { ledgers[tp]?.dropTail(from: offset) }
+        for (tp, offset) in firstDropped { ledgerLocked(of: tp)?.dropTail(from: offset) }
         cond.broadcast()
     }
 

@@ -92,8 +92,7 @@ public enum DeadLetterRecord {
     /// What a handler sees for a message from the retry topic: the original topic, partition and
     /// offset, and the original headers without provenance.
     public static func handlerView(of message: KafkaConsumerMessage) -> KafkaConsumerMessage {
-        let headers = message.headers
-        guard !headers.isEmpty, headers.contains(where: { $0.name == DeadLetterHeader.topic }) else { return message }
+        guard message.headers.contains(where: { $0.name == DeadLetterHeader.topic }) else { return message }
         let origin = MessageOrigin(of: message)
         var view = message
         view.topic = origin.topic
