@@ -72,7 +72,8 @@ public final class SQLiteReviewStore: ReviewStore {
                 CREATE TABLE IF NOT EXISTS segments (
                     segment_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, started REAL NOT NULL, ended REAL NOT NULL, sha256 TEXT NOT NULL,
                     case_id TEXT);
-                CREATE INDEX IF NOT EXISTS segments_device ON segments (device_id, started);
+                DROP INDEX IF EXISTS segments_device;
+                CREATE INDEX IF NOT EXISTS segments_device_order ON segments (device_id, started, segment_id);
                 CREATE INDEX IF NOT EXISTS segments_device_sha ON segments (device_id, sha256);
                 CREATE TABLE IF NOT EXISTS decisions (
                     case_id TEXT NOT NULL, decision_id TEXT NOT NULL, agency_id TEXT NOT NULL, major INTEGER NOT NULL,
@@ -152,17 +153,30 @@ public final class SQLiteReviewStore: ReviewStore {
         }
     }
 
+    /// The segment recorded just before a segment (its start and id) on its device. The row-value
+    /// comparison walks `segments_device_order` backwards and stops at the first row; with an `OR` of
+    /// the two orderings SQLite read and sorted every earlier segment of the device (every lookup
+    /// grew with the camera's history).
+    static let previousOnDevice = """
+        SELECT segment_id, sha256, started, ended FROM segments
+        WHERE device_id = ? AND (started, segment_id) < (?, ?)
+        ORDER BY started DESC, segment_id DESC LIMIT 1
+        """
+
+    /// The case of the segment recorded just after a segment (its start and id) on its device.
+    static let nextCaseOnDevice = """
+        SELECT case_id FROM segments
+        WHERE device_id = ? AND (started, segment_id) > (?, ?)
+        ORDER BY started, segment_id LIMIT 1
+        """
+
     public func predecessor(of s: AVSegmentRegistered, pending: AVSegmentRegistered? = nil) async throws -> DevicePredecessor {
         // The pending segment counts as stored (it is being processed).
         let pendingHere = pending.flatMap { $0.deviceId == s.deviceId && $0.segmentId != s.segmentId ? $0 : nil }
         let named = s.previousSegmentSha256
         typealias Stored = (started: Double, id: String, sha: String, ended: Double)
         let (stored, namedIsKnown): (Stored?, Bool) = try await pool.read { db in
-            let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT segment_id, sha256, started, ended FROM segments
-                WHERE device_id = ? AND segment_id != ? AND (started < ? OR (started = ? AND segment_id < ?))
-                ORDER BY started DESC, segment_id DESC LIMIT 1
-                """), arguments: [s.deviceId, s.segmentId, s.startedAt.date.timeIntervalSince1970, s.startedAt.date.timeIntervalSince1970, s.segmentId])
+            let row = try Row.fetchOne(db.cachedStatement(sql: Self.previousOnDevice), arguments: [s.deviceId, s.startedAt.date.timeIntervalSince1970, s.segmentId])
             let stored: Stored? = row.map { ($0["started"], $0["segment_id"], $0["sha256"], $0["ended"]) }
             // Whether the hash `s` names is a segment of its device: asked of the store only when
             // it is neither candidate predecessor's (a link that does not match).
@@ -186,11 +200,7 @@ public final class SQLiteReviewStore: ReviewStore {
     public func caseReviewedAfter(_ s: AVSegmentRegistered, caseId: String) async throws -> String? {
         try await pool.read { db in
             let started = s.startedAt.date.timeIntervalSince1970
-            guard let next = try String.fetchOne(db.cachedStatement(sql: """
-                SELECT case_id FROM segments
-                WHERE device_id = ? AND segment_id != ? AND (started > ? OR (started = ? AND segment_id > ?))
-                ORDER BY started, segment_id LIMIT 1
-                """), arguments: [s.deviceId, s.segmentId, started, started, s.segmentId]), next != caseId else { return nil }
+            guard let next = try String.fetchOne(db.cachedStatement(sql: Self.nextCaseOnDevice), arguments: [s.deviceId, started, s.segmentId]), next != caseId else { return nil }
             let reviewed = try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM decisions WHERE case_id = ? LIMIT 1"), arguments: [next]) ?? false
             return reviewed ? next : nil
         }

@@ -291,6 +291,21 @@ struct ReviewRecheckTests {
         await store.close()
     }
 
+    @Test("a recording's neighbours on its camera are found through an index, without reading and sorting the camera's history")
+    func neighbourLookupsUseIndex() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
+        for sql in [SQLiteReviewStore.previousOnDevice, SQLiteReviewStore.nextCaseOnDevice] {
+            let plan = try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: ["cam-1", 1_700_000_000.0, "seg-1"]).map { $0["detail"] as String }
+            }
+            #expect(plan.contains { $0.contains("INDEX segments_device_order") }, "query plan: \(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "query plan: \(plan)")
+        }
+        await store.close()
+    }
+
     @Test("one handler at a time works on a case; other cases go on meanwhile")
     func caseLocks() async throws {
         let locks = CaseLocks()
