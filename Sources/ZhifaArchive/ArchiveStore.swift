@@ -83,7 +83,8 @@ public final class SQLiteArchiveStore: ArchiveStore {
                     PRIMARY KEY (chain, seq));
                 CREATE UNIQUE INDEX IF NOT EXISTS entries_event ON entries (event_id);
                 CREATE INDEX IF NOT EXISTS entries_case ON entries (case_id);
-                CREATE INDEX IF NOT EXISTS entries_device ON entries (device_id, started_at) WHERE device_id IS NOT NULL;
+                DROP INDEX IF EXISTS entries_device;
+                CREATE INDEX IF NOT EXISTS entries_device_order ON entries (device_id, started_at, segment_id) WHERE device_id IS NOT NULL;
                 CREATE TABLE IF NOT EXISTS heads (chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS published_heads (chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (chain, seq));
                 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
@@ -261,13 +262,19 @@ public final class SQLiteArchiveStore: ArchiveStore {
         }
     }
 
+    /// The archived recording just before a recording (its start and id) on its device. The
+    /// row-value comparison walks `entries_device_order` backwards and stops at the first row, where
+    /// an `OR` of the two orderings read and sorted the device's whole history for every segment of
+    /// every completeness report.
+    static let previousOnDevice = """
+        SELECT payload FROM entries WHERE device_id = ? AND (started_at, segment_id) < (?, ?) AND segment_id != ?
+        ORDER BY started_at DESC, segment_id DESC LIMIT 1
+        """
+
     public func predecessor(of segment: AVSegmentRegistered) async throws -> DevicePredecessor {
         try await pool.read { db in
-            guard let r = try Row.fetchOne(db, sql: """
-                SELECT payload FROM entries WHERE device_id = ? AND segment_id != ? AND (started_at < ? OR (started_at = ? AND segment_id < ?))
-                ORDER BY started_at DESC, segment_id DESC LIMIT 1
-                """, arguments: [segment.deviceId, segment.segmentId, segment.startedAt.date.timeIntervalSince1970, segment.startedAt.date.timeIntervalSince1970,
-                                 segment.segmentId]),
+            guard let r = try Row.fetchOne(db, sql: Self.previousOnDevice,
+                                           arguments: [segment.deviceId, segment.startedAt.date.timeIntervalSince1970, segment.segmentId, segment.segmentId]),
                   let payload = Self.payload(r), let s = try? JSONDecoder().decode(AVSegmentRegistered.self, from: Data(payload)) else { return .none }
             return .known(segmentId: s.segmentId, sha256: s.sha256, endedAt: s.endedAt.date)
         }

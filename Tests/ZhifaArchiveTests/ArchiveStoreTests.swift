@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TestSupport
-import ZhifaArchive
+@testable import ZhifaArchive
 import ZhifaDomain
 import ZhifaKafka
 import ZhifaRuntime
@@ -154,6 +154,18 @@ import ZhifaRuntime
             #expect(row?["payload_sha256"] == ArchiveChain.sha256Hex([UInt8]()))
             let report = try await store.verify(caseId: nil, now: Date())
             #expect(report.ok, "\(report.text)")
+        }
+    }
+
+    @Test("a recording's predecessor on its camera is found through an index, without reading and sorting the camera's history")
+    func predecessorLookupUsesIndex() async throws {
+        try await withStore { store, _ in
+            let plan = try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteArchiveStore.previousOnDevice)", arguments: ["cam-1", 1_700_000_000.0, "seg-1", "seg-1"])
+                    .map { $0["detail"] as String }
+            }
+            #expect(plan.contains { $0.contains("INDEX entries_device_order") }, "query plan: \(plan)")
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "query plan: \(plan)")
         }
     }
 
