@@ -132,9 +132,8 @@ public final class SQLitePublicityStore: PublicityStore {
                 CREATE INDEX IF NOT EXISTS entries_list ON entries (status, published_at);
                 CREATE INDEX IF NOT EXISTS entries_feed ON entries (updated_at);
                 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL, json TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS publications (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
                 """)
+            try db.execute(sql: PublicationQueue.schema)
         }
         writer = GroupCommitWriter(pool: pool)
     }
@@ -255,8 +254,7 @@ public final class SQLitePublicityStore: PublicityStore {
         let seq = db.lastInsertedRowID
         let r = try InternalEvents.record(topic: topic, key: e.caseId, id: "publicity-\(e.entryId)-\(kind.rawValue)-\(seq)",
                                           type: "cn.zhifa.publicity.\(kind.rawValue).v1", service: "publicity", time: now, payload: e)
-        try db.execute(sql: "INSERT INTO publications (topic, key, value, headers) VALUES (?, ?, ?, ?)",
-                       arguments: [r.topic, e.caseId, Data(r.value ?? []), r.headers.map { "\($0.name)\t\($0.text ?? "")" }.joined(separator: "\n")])
+        try PublicationQueue.enqueue(r, in: db)
         return FeedChange(seq: seq, kind: kind, entry: e)
     }
 
@@ -374,20 +372,12 @@ public final class SQLitePublicityStore: PublicityStore {
     }
 
     public func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, topic, key, value, headers FROM publications WHERE sent = 0 ORDER BY id LIMIT ?", arguments: [limit]).map { r in
-                let headers = (r["headers"] as String).split(separator: "\n").map { line -> KafkaHeader in
-                    let p = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-                    return KafkaHeader(String(p[0]), p.count > 1 ? String(p[1]) : "")
-                }
-                return (r["id"], KafkaRecord(topic: r["topic"], key: r["key"] as String?, value: Array((r["value"] as Data?) ?? Data()), headers: headers))
-            }
-        }
+        try await pool.read { db in try PublicationQueue.pending(limit: limit, in: db) }
     }
 
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.write { db in try db.execute(sql: "UPDATE publications SET sent = 1 WHERE id IN (\(ids.map(String.init).joined(separator: ",")))") }
+        try await pool.write { db in try PublicationQueue.markSent(ids, in: db) }
     }
 
     public func close() async {

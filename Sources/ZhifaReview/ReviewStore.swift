@@ -90,9 +90,8 @@ public final class SQLiteReviewStore: ReviewStore {
                     opinion_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, case_id TEXT NOT NULL, decision_id TEXT NOT NULL,
                     reviewer_id TEXT NOT NULL, opinion TEXT NOT NULL, reasons TEXT, at REAL NOT NULL);
                 CREATE INDEX IF NOT EXISTS opinions_decision ON opinions (case_id, decision_id);
-                CREATE TABLE IF NOT EXISTS publications (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT, value BLOB NOT NULL, headers TEXT NOT NULL, sent INTEGER NOT NULL DEFAULT 0);
                 """)
+            try db.execute(sql: PublicationQueue.schema)
             // Stores from before segments knew their case: add the column (older rows stay without one).
             if try !Row.fetchAll(db, sql: "PRAGMA table_info(segments)").contains(where: { ($0["name"] as String?) == "case_id" }) {
                 try db.execute(sql: "ALTER TABLE segments ADD COLUMN case_id TEXT")
@@ -101,23 +100,16 @@ public final class SQLiteReviewStore: ReviewStore {
         writer = GroupCommitWriter(pool: pool)
     }
 
-    /// Headers as compact text: one `name<TAB>value` per line (names and values never hold tabs or newlines).
-    static func headersText(_ h: [KafkaHeader]) -> String { h.map { "\($0.name)\t\($0.text ?? "")" }.joined(separator: "\n") }
-
-    static func headers(_ text: String) -> [KafkaHeader] {
-        text.split(separator: "\n").map { line in
-            let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
-            return KafkaHeader(String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
-        }
-    }
-
+    /// An output record's columns (headers as `PublicationQueue` writes them; no key is "").
     static func arguments(_ r: KafkaRecord) -> [any DatabaseValueConvertible & Sendable] {
-        [r.topic, r.key.map { String(decoding: $0, as: UTF8.self) } ?? "", Data(r.value ?? []), headersText(r.headers)]
+        [r.topic, r.key.map { String(decoding: $0, as: UTF8.self) } ?? "", Data(r.value ?? []), PublicationQueue.headersText(r.headers)]
     }
 
+    /// An output record read back.
     static func record(_ row: Row) -> KafkaRecord {
         let key: String = row["key"]
-        return KafkaRecord(topic: row["topic"], key: key.isEmpty ? nil : key, value: Array((row["value"] as Data?) ?? Data()), headers: headers(row["headers"]))
+        return KafkaRecord(topic: row["topic"], key: key.isEmpty ? nil : key, value: Array((row["value"] as Data?) ?? Data()),
+                           headers: PublicationQueue.headers(row["headers"]))
     }
 
     public func snapshot(eventId: String, caseId: String, loadEvents: Bool) async throws -> CaseSnapshot {
@@ -326,7 +318,7 @@ public final class SQLiteReviewStore: ReviewStore {
                 INSERT INTO opinions (opinion_id, task_id, case_id, decision_id, reviewer_id, opinion, reasons, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [o.opinionId, o.taskId, o.caseId, o.decisionId, o.reviewerId, o.opinion.rawValue, o.reasons, o.at.timeIntervalSince1970])
             for r in try events(t) {
-                try db.execute(sql: "INSERT INTO publications (topic, key, value, headers) VALUES (?, ?, ?, ?)", arguments: StatementArguments(Self.arguments(r)))
+                try PublicationQueue.enqueue(r, in: db)
             }
             return .success(t)
         }
@@ -350,18 +342,12 @@ public final class SQLiteReviewStore: ReviewStore {
     }
 
     public func pendingPublications(limit: Int) async throws -> [(id: Int64, record: KafkaRecord)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, topic, key, value, headers FROM publications WHERE sent = 0 ORDER BY id LIMIT ?", arguments: [limit]).map { r in
-                (r["id"], Self.record(r))
-            }
-        }
+        try await pool.read { db in try PublicationQueue.pending(limit: limit, in: db) }
     }
 
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE publications SET sent = 1 WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
-        }
+        try await pool.write { db in try PublicationQueue.markSent(ids, in: db) }
     }
 
     public func close() async {

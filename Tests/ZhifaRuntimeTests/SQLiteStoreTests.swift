@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TestSupport
+import ZhifaKafka
 @testable import ZhifaRuntime
 
 @Suite("Service stores on SQLite")
@@ -32,5 +33,38 @@ struct SQLiteStoreTests {
         }
         let pool = try SQLiteStore.open(path)
         #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 2)
+    }
+
+    /// What a queued record must keep.
+    struct Fields: Equatable {
+        let topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader]
+        init(_ r: KafkaRecord) { (topic, key, value, headers) = (r.topic, r.key, r.value, r.headers) }
+    }
+
+    @Test("a store's publication queue hands out unsent records oldest first, as queued, and finds them through the index of unsent rows")
+    func publicationQueue() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let pool = try SQLiteStore.open(dir.url.appendingPathComponent("store.sqlite").path)
+        defer { try? pool.close() }
+        let records = [
+            KafkaRecord(topic: "zhifa.review.v1", key: "case-1", value: Array(#"{"n":1}"#.utf8), headers: [KafkaHeader("ce_id", "a"), KafkaHeader("ce_type", "t")]),
+            KafkaRecord(topic: "zhifa.review.v1", key: nil, value: Array(#"{"n":2}"#.utf8), headers: [KafkaHeader("ce_id", "b")]),
+            KafkaRecord(topic: "zhifa.publicity.v1", key: "case-3", value: [], headers: []),
+        ]
+        try await pool.write { db in
+            try db.execute(sql: PublicationQueue.schema)
+            for r in records { try PublicationQueue.enqueue(r, in: db) }
+        }
+        let first = try await pool.read { try PublicationQueue.pending(limit: 2, in: $0) }
+        #expect(first.map { Fields($0.record) } == records.prefix(2).map(Fields.init))
+        try await pool.write { try PublicationQueue.markSent(first.map(\.id), in: $0) }
+        let rest = try await pool.read { try PublicationQueue.pending(limit: 10, in: $0) }
+        #expect(rest.map { Fields($0.record) } == [Fields(records[2])])
+        #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM publications") } == 3, "sent rows stay")
+        let plan = try await pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(PublicationQueue.pendingSQL)", arguments: [500]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("INDEX publications_unsent") }, "query plan: \(plan)")
     }
 }
