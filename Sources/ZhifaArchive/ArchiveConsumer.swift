@@ -12,8 +12,9 @@ import ZhifaRuntime
 ///
 /// The batches run as a pipeline of three stages, each on its own: reading (validating) a batch,
 /// appending it, and sending its receipts then storing its offsets. While batch N is appended,
-/// N + 1 is read and N − 1's receipts are sent; appends stay one at a time in consumption order,
-/// and at most two batches are between the read and the offsets.
+/// N + 1 is read and the receipts of the batches before N are sent; appends stay one at a time in
+/// consumption order, offsets are stored in that order too, and at most `batchesInFlight` batches
+/// are between the read and the offsets.
 ///
 /// Nothing is dead-lettered: an invalid message is archived, marked invalid. A batch that cannot
 /// be stored or receipted is retried (appending is idempotent on the event id) until it can; its
@@ -38,6 +39,11 @@ public final class ArchiveConsumer: Service, Sendable {
     /// End a retry's back-off early when the service stops (one per stage: both may be backing off).
     let appendRetryWake = WakeSignal()
     let receiptRetryWake = WakeSignal()
+
+    /// Batches taken but not yet finished (offsets stored) before the next is taken. While one
+    /// is appended, the next ones are read and the earlier ones wait for their receipts'
+    /// acknowledgements (a linger and a round trip to the brokers).
+    static let batchesInFlight = 4
 
     public init(store: any ArchiveStore, intake: ArchiveIntake, producer: KafkaProducer, configuration: KafkaConsumerConfiguration, topics: [String],
                 receiptsTopic: String, batchSize: Int, metricsFactory: any MetricsFactory, logger: Logger) {
@@ -71,6 +77,7 @@ public final class ArchiveConsumer: Service, Sendable {
             // are not cancelled with this one, and the loop waits for the last of them.
             var appending: Task<AppendOutcome?, Never>? = nil
             var finishing: Task<Bool, Never>? = nil
+            var unfinished: [Task<Bool, Never>] = []
             while !Task.isCancelled {
                 let batch = await consumer.nextBatch(max: self.batchSize)
                 if batch.isEmpty { break }
@@ -93,8 +100,9 @@ public final class ArchiveConsumer: Service, Sendable {
                 }
                 appending = append
                 finishing = finish
-                // At most two batches between the read and the offsets.
-                if let previousFinish, await previousFinish.value == false { break }
+                unfinished.append(finish)
+                // At most `Self.batchesInFlight` batches between the read and the offsets.
+                if unfinished.count >= Self.batchesInFlight, await unfinished.removeFirst().value == false { break }
             }
             _ = await finishing?.value
         }
