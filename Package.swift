@@ -125,7 +125,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZhifaPublicityTests",
-            dependencies: ["ZhifaPublicity", "ZhifaDomain", "ZhifaRuntime", "TestSupport"],
+            dependencies: ["ZhifaPublicity", "ZhifaDomain", "ZhifaRuntime", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

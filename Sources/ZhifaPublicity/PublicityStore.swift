@@ -131,6 +131,8 @@ public final class SQLitePublicityStore: PublicityStore {
                     late INTEGER NOT NULL, updated_at REAL NOT NULL, json TEXT NOT NULL);
                 CREATE INDEX IF NOT EXISTS entries_list ON entries (status, published_at);
                 CREATE INDEX IF NOT EXISTS entries_feed ON entries (updated_at);
+                CREATE INDEX IF NOT EXISTS entries_expiring ON entries (expires_at) WHERE status != 'expired';
+                CREATE INDEX IF NOT EXISTS entries_provisional ON entries (entry_id) WHERE provisional = 1;
                 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL, json TEXT NOT NULL);
                 """)
             try db.execute(sql: PublicationQueue.schema)
@@ -306,9 +308,17 @@ public final class SQLitePublicityStore: PublicityStore {
         }
     }
 
+    /// Entries whose publication period has ended and that are not yet marked expired. The
+    /// maintenance tick (at least once a minute) runs this and `provisionalDue` on the writer;
+    /// partial indexes keep them to the few rows they concern instead of the whole feed's history.
+    static let dueToExpire = "SELECT json FROM entries WHERE status != 'expired' AND expires_at <= ?"
+
+    /// Entries whose due date rests on a year without an official calendar.
+    static let provisionalDue = "SELECT json FROM entries WHERE provisional = 1"
+
     public func expire(now: Date, topic: String) async throws -> [FeedChange] {
         try await writer.write { db in
-            let due = try String.fetchAll(db, sql: "SELECT json FROM entries WHERE status != 'expired' AND expires_at <= ?", arguments: [now.timeIntervalSince1970])
+            let due = try String.fetchAll(db, sql: Self.dueToExpire, arguments: [now.timeIntervalSince1970])
             return try due.compactMap { Self.decode(PublicEntry.self, $0) }.map { e in
                 var x = e
                 x.status = .expired
@@ -320,7 +330,7 @@ public final class SQLitePublicityStore: PublicityStore {
 
     public func recomputeDueDates(context: PublicationContext, now: Date) async throws -> [FeedChange] {
         try await writer.write { db in
-            let rows = try String.fetchAll(db, sql: "SELECT json FROM entries WHERE provisional = 1")
+            let rows = try String.fetchAll(db, sql: Self.provisionalDue)
             var out: [FeedChange] = []
             for json in rows {
                 guard var e = Self.decode(PublicEntry.self, json), let issued = Instant(e.issuedAt), let cat = Category(rawValue: e.category) else { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 import ZhifaDomain
@@ -47,6 +48,19 @@ import ZhifaRuntime
             throw error
         }
         await store.close()
+    }
+
+    @Test("the maintenance tick's expiry and provisional-deadline queries read their rows through partial indexes, not the whole feed")
+    func maintenanceQueriesUseIndexes() async throws {
+        try await withStore { store in
+            for (sql, index, arguments) in [(SQLitePublicityStore.dueToExpire, "entries_expiring", [1_795_000_000.0] as StatementArguments),
+                                            (SQLitePublicityStore.provisionalDue, "entries_provisional", StatementArguments())] {
+                let plan = try await store.pool.read { db in
+                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: arguments).map { $0["detail"] as String }
+                }
+                #expect(plan.contains { $0.contains("INDEX \(index)") }, "query plan: \(plan)")
+            }
+        }
     }
 
     @Test func nonMajorIsPublishedOnceInEitherOrder() async throws {
