@@ -85,6 +85,7 @@ public final class SQLiteArchiveStore: ArchiveStore {
                 CREATE INDEX IF NOT EXISTS entries_case ON entries (case_id);
                 DROP INDEX IF EXISTS entries_device;
                 CREATE INDEX IF NOT EXISTS entries_device_order ON entries (device_id, started_at, segment_id) WHERE device_id IS NOT NULL;
+                CREATE INDEX IF NOT EXISTS entries_closed ON entries (case_id) WHERE event_type = '\(EventType.caseClosed.rawValue)' AND valid = 1;
                 CREATE TABLE IF NOT EXISTS heads (chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS published_heads (chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (chain, seq));
                 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
@@ -391,12 +392,27 @@ public final class SQLiteArchiveStore: ArchiveStore {
 
     // MARK: retention
 
+    /// The closing events of closed cases, read through the partial index `entries_closed` (the
+    /// hourly sweep would otherwise read every entry of the archive to find them).
+    static let closedCases = "SELECT case_id, payload FROM entries WHERE event_type = '\(EventType.caseClosed.rawValue)' AND valid = 1 AND payload IS NOT NULL"
+
+    /// A case's entries that still hold a payload and whose retention period has ended by `now`.
+    static func dueForRetention(_ db: Database, caseId: String, category: Category?, closedAt: Date, evidence: Set<String>, rules: RetentionRules,
+                                now: Date) throws -> [(row: Row, klass: String, expires: Date)] {
+        try Row.fetchAll(db, sql: """
+            SELECT chain, seq, event_id, event_type, payload_sha256, segment_id FROM entries WHERE case_id = ? AND kind = 'message' AND payload IS NOT NULL
+            """, arguments: [caseId]).compactMap { r in
+            guard let (klass, expires) = RetentionPolicy.expiry(eventType: r["event_type"], segmentId: r["segment_id"], category: category, closedAt: closedAt,
+                                                                evidenceSegmentIds: evidence, rules: rules), expires <= now else { return nil }
+            return (r, klass, expires)
+        }
+    }
+
     public func applyRetention(rules: RetentionRules, now: Date) async throws -> Int {
         // Closed cases, their category and the recordings their decisions name as evidence.
         let closed: [(String, Date, Category?, Set<String>)] = try await pool.read { db in
             var out: [(String, Date, Category?, Set<String>)] = []
-            for r in try Row.fetchAll(db, sql: "SELECT case_id, payload FROM entries WHERE event_type = ? AND valid = 1 AND payload IS NOT NULL",
-                                      arguments: [EventType.caseClosed.rawValue]) {
+            for r in try Row.fetchAll(db, sql: Self.closedCases) {
                 guard let caseId = r["case_id"] as String?, let p = Self.payload(r), let c = try? JSONDecoder().decode(CaseClosed.self, from: Data(p)) else { continue }
                 let opened = try Row.fetchOne(db, sql: "SELECT payload FROM entries WHERE case_id = ? AND event_type = ? AND valid = 1",
                                               arguments: [caseId, EventType.caseOpened.rawValue]).flatMap { Self.payload($0) }
@@ -412,14 +428,15 @@ public final class SQLiteArchiveStore: ArchiveStore {
         }
         var removed = 0
         for (caseId, closedAt, category, evidence) in closed {
+            // Most closed cases have nothing due at a given sweep: find that out with a read, so
+            // they do not each take the writer (and hold up the appends) for nothing.
+            let anyDue = try await pool.read { db in
+                try !Self.dueForRetention(db, caseId: caseId, category: category, closedAt: closedAt, evidence: evidence, rules: rules, now: now).isEmpty
+            }
+            guard anyDue else { continue }
             removed += try await pool.write { db in
                 var n = 0
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT chain, seq, event_id, event_type, payload_sha256, segment_id FROM entries WHERE case_id = ? AND kind = 'message' AND payload IS NOT NULL
-                    """, arguments: [caseId])
-                for r in rows {
-                    guard let (klass, expires) = RetentionPolicy.expiry(eventType: r["event_type"], segmentId: r["segment_id"], category: category, closedAt: closedAt,
-                                                                        evidenceSegmentIds: evidence, rules: rules), expires <= now else { continue }
+                for (r, klass, expires) in try Self.dueForRetention(db, caseId: caseId, category: category, closedAt: closedAt, evidence: evidence, rules: rules, now: now) {
                     let t = Tombstone(chain: r["chain"], sequence: r["seq"], eventId: r["event_id"], payloadSha256: r["payload_sha256"], caseId: caseId,
                                       category: klass, reason: "retention period \(klass) after closing \(ChinaTime.format(closedAt)) ended \(ChinaTime.format(expires))",
                                       removedAt: ChinaTime.formatMillis(now))

@@ -169,6 +169,16 @@ import ZhifaRuntime
         }
     }
 
+    @Test("the hourly retention sweep finds closed cases through an index, not by reading every entry of the archive")
+    func retentionFindsClosedCasesThroughIndex() async throws {
+        try await withStore { store, _ in
+            let plan = try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteArchiveStore.closedCases)").map { $0["detail"] as String }
+            }
+            #expect(plan.contains { $0.contains("INDEX entries_closed") }, "query plan: \(plan)")
+        }
+    }
+
     /// Appends the examples, checks verify passes, applies `sql`, and returns the report.
     func tampered(_ sql: String) async throws -> FourPropertiesReport {
         var report: FourPropertiesReport?
