@@ -76,6 +76,7 @@ let package = Package(
                 "ZhifaKafka", "ZhifaRuntime", "ZhifaTerminal", "ZhifaDomain",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: strict

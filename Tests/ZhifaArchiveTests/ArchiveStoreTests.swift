@@ -160,10 +160,7 @@ import ZhifaRuntime
     @Test("a recording's predecessor on its camera is found through an index, without reading and sorting the camera's history")
     func predecessorLookupUsesIndex() async throws {
         try await withStore { store, _ in
-            let plan = try await store.pool.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteArchiveStore.previousOnDevice)", arguments: ["cam-1", 1_700_000_000.0, "seg-1", "seg-1"])
-                    .map { $0["detail"] as String }
-            }
+            let plan = try await queryPlan(SQLiteArchiveStore.previousOnDevice, arguments: ["cam-1", 1_700_000_000.0, "seg-1", "seg-1"], in: store.pool)
             #expect(plan.contains { $0.contains("INDEX entries_device_order") }, "query plan: \(plan)")
             #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "query plan: \(plan)")
         }
@@ -172,9 +169,7 @@ import ZhifaRuntime
     @Test("the hourly retention sweep finds closed cases through an index, not by reading every entry of the archive")
     func retentionFindsClosedCasesThroughIndex() async throws {
         try await withStore { store, _ in
-            let plan = try await store.pool.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(SQLiteArchiveStore.closedCases)").map { $0["detail"] as String }
-            }
+            let plan = try await queryPlan(SQLiteArchiveStore.closedCases, in: store.pool)
             #expect(plan.contains { $0.contains("INDEX entries_closed") }, "query plan: \(plan)")
         }
     }

@@ -55,9 +55,7 @@ import ZhifaRuntime
         try await withStore { store in
             for (sql, index, arguments) in [(SQLitePublicityStore.dueToExpire, "entries_expiring", [1_795_000_000.0] as StatementArguments),
                                             (SQLitePublicityStore.provisionalDue, "entries_provisional", StatementArguments())] {
-                let plan = try await store.pool.read { db in
-                    try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: arguments).map { $0["detail"] as String }
-                }
+                let plan = try await queryPlan(sql, arguments: arguments, in: store.pool)
                 #expect(plan.contains { $0.contains("INDEX \(index)") }, "query plan: \(plan)")
             }
         }

@@ -281,29 +281,27 @@ struct ReviewRecheckTests {
 
     @Test("saving a task (new, claimed, renewed, decided) finds the next queue number through an index, not by reading every task")
     func nextTaskSeqUsesIndex() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
-        let plan = try await store.pool.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT \(SQLiteReviewStore.nextTaskSeq)").map { $0["detail"] as String }
-        }
+        let plan = try await Self.planOnNewStore("SELECT \(SQLiteReviewStore.nextTaskSeq)")
         #expect(plan.contains { $0.contains("INDEX tasks_seq") }, "query plan: \(plan)")
-        await store.close()
     }
 
     @Test("a recording's neighbours on its camera are found through an index, without reading and sorting the camera's history")
     func neighbourLookupsUseIndex() async throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.cleanup() }
-        let store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
         for sql in [SQLiteReviewStore.previousOnDevice, SQLiteReviewStore.nextCaseOnDevice] {
-            let plan = try await store.pool.read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: ["cam-1", 1_700_000_000.0, "seg-1"]).map { $0["detail"] as String }
-            }
+            let plan = try await Self.planOnNewStore(sql, arguments: ["cam-1", 1_700_000_000.0, "seg-1"])
             #expect(plan.contains { $0.contains("INDEX segments_device_order") }, "query plan: \(plan)")
             #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "query plan: \(plan)")
         }
+    }
+
+    /// SQLite's plan for `sql` on a freshly created review store (its schema and indexes).
+    static func planOnNewStore(_ sql: String, arguments: StatementArguments = StatementArguments()) async throws -> [String] {
+        let dir = try TemporaryDirectory()
+        defer { dir.cleanup() }
+        let store = try SQLiteReviewStore(path: dir.url.appendingPathComponent("review.sqlite").path)
+        let plan = try await queryPlan(sql, arguments: arguments, in: store.pool)
         await store.close()
+        return plan
     }
 
     @Test("one handler at a time works on a case; other cases go on meanwhile")

@@ -62,9 +62,7 @@ struct SQLiteStoreTests {
         let rest = try await pool.read { try PublicationQueue.pending(limit: 10, in: $0) }
         #expect(rest.map { Fields($0.record) } == [Fields(records[2])])
         #expect(try await pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM publications") } == 3, "sent rows stay")
-        let plan = try await pool.read { db in
-            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(PublicationQueue.pendingSQL)", arguments: [500]).map { $0["detail"] as String }
-        }
+        let plan = try await queryPlan(PublicationQueue.pendingSQL, arguments: [500], in: pool)
         #expect(plan.contains { $0.contains("INDEX publications_unsent") }, "query plan: \(plan)")
     }
 }
