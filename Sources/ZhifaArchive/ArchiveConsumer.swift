@@ -76,7 +76,7 @@ public final class ArchiveConsumer: Service, Sendable {
             // Taken batches finish even during shutdown: their stages run in fresh tasks, which
             // are not cancelled with this one, and the loop waits for the last of them.
             var appending: Task<AppendOutcome?, Never>? = nil
-            var finishing: Task<Bool, Never>? = nil
+            // Batches not yet finished, oldest first.
             var unfinished: [Task<Bool, Never>] = []
             while !Task.isCancelled {
                 let batch = await consumer.nextBatch(max: self.batchSize)
@@ -88,7 +88,7 @@ public final class ArchiveConsumer: Service, Sendable {
                     if let previousAppend, await previousAppend.value == nil { return nil }
                     return await self.append(messages)
                 }
-                let previousFinish = finishing
+                let previousFinish = unfinished.last
                 let finish = Task { () -> Bool in
                     var sent = false
                     if let outcome = await append.value {
@@ -99,12 +99,11 @@ public final class ArchiveConsumer: Service, Sendable {
                     return sent
                 }
                 appending = append
-                finishing = finish
                 unfinished.append(finish)
                 // At most `Self.batchesInFlight` batches between the read and the offsets.
                 if unfinished.count >= Self.batchesInFlight, await unfinished.removeFirst().value == false { break }
             }
-            _ = await finishing?.value
+            _ = await unfinished.last?.value
         }
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler { await loop.value } onGracefulShutdown: {
