@@ -138,24 +138,32 @@ struct WorkerTests {
         let a = RunningWorkers([member("A")])
         let b = RunningWorkers([member("B")])
         let keys = (0..<60).map { "case-\($0)" }
-        let rounds = 40
-        let sender = Task {
-            for r in 0..<rounds {
-                for k in keys { try await producer.enqueue(record("pair", key: k, id: "\(k)-\(r)", String(r))) }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            try await producer.flush()
-        }
-        try await eventually("both members working") {
+        let bothWorking: @Sendable () -> Bool = {
             let s = seen.all
             return s.contains { $0.member == "A" } && s.contains { $0.member == "B" }
         }
+        // Rounds go on until both members work (the joins and the rebalance take seconds on the
+        // embedded broker, longer on a loaded machine), then 40 more, so A leaves mid-stream.
+        let sender = Task { () -> Int in
+            var rounds = 0
+            var after = 40
+            while after > 0 && rounds < 1_000 {
+                for k in keys { try await producer.enqueue(record("pair", key: k, id: "\(k)-\(rounds)", String(rounds))) }
+                rounds += 1
+                if bothWorking() { after -= 1 }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await producer.flush()
+            return rounds
+        }
+        defer { sender.cancel() }  // if the test fails before the stream ends
+        try await eventually("both members working", timeout: .seconds(60)) { bothWorking() }
         let before = seen.all
         let aParts = Set(before.filter { $0.member == "A" }.map(\.partition))
         let bParts = Set(before.filter { $0.member == "B" }.map(\.partition))
         #expect(aParts.isDisjoint(with: bParts), "partitions are split between the members")
         try await a.stop()
-        try await sender.value
+        let rounds = try await sender.value
         let total = keys.count * rounds
         try await eventually("every message processed after the handover", timeout: .seconds(60)) {
             Set(seen.all.map { "\($0.key)-\($0.seq)" }).count == total
