@@ -115,3 +115,48 @@ struct CrossCheckTests {
         }
     }
 }
+
+@Suite("Schema validator: the dispatch on type")
+struct DispatchTests {
+    /// The contract schema with a `$comment` in every `allOf` entry: the same rules, in a shape the
+    /// validator does not dispatch on, so each entry's `if` is probed as written.
+    static func probingValidator() throws -> SchemaValidator {
+        var schema = try JSONParser.parse(Array(Data(contentsOf: contractDirectory.appendingPathComponent("enforcement-event.v1.schema.json"))))
+        guard case .object(var root) = schema, let allOf = root["allOf"]?.arrayValue else { throw SchemaError(description: "no allOf") }
+        let commented = allOf.map { entry -> JSONValue in
+            guard case .object(var o) = entry else { return entry }
+            o.members.append(("$comment", .string("probe this entry")))
+            return .object(o)
+        }
+        root.members = root.members.map { $0.key == "allOf" ? ("allOf", .array(commented)) : $0 }
+        schema = .object(root)
+        return try SchemaValidator(schema: schema)
+    }
+
+    @Test("looking up the type decides and reports exactly as probing every if does")
+    func dispatchMatchesProbing() throws {
+        let fast = try SchemaValidator(schema: JSONParser.parse(ContractSchema.json))
+        let probing = try Self.probingValidator()
+        var rng = SeededGenerator(seed: 7)
+        let examples = try files(in: contractDirectory.appendingPathComponent("examples")).map { try JSONParser.parse(Array(Data(contentsOf: $0))) }
+        // The bad inputs that are JSON (one of them is not).
+        var instances = examples + files(in: contractDirectory.appendingPathComponent("bad")).compactMap { try? JSONParser.parse(Array(Data(contentsOf: $0))) }
+        for round in 0..<30 { for e in examples { instances.append(EventMutator.mutate(e, round: round, using: &rng).0) } }
+        // The edges of the dispatch: no type (every `then` applies), a type of another JSON type
+        // or an unknown text (none applies), and instances that are not objects at all.
+        let first = examples[0]
+        instances += [first.removing(["type"]), first.setting(["type"], .number(JSONNumber(1))), first.setting(["type"], .string("cn.zhifa.other.v1")),
+                      .array([first]), .string("event"), .null]
+        var withViolations = 0
+        for instance in instances {
+            let a = fast.validate(instance), b = probing.validate(instance)
+            #expect(a == b, "\(instance.jsonText.prefix(300))")
+            if !a.isEmpty { withViolations += 1 }
+        }
+        #expect(instances.count > 300 && withViolations > 150)
+        // Without a type, the data is checked against every event type's rules.
+        let untyped = fast.validate(first.removing(["type"]))
+        #expect(untyped.contains { $0.pointer == "/type" && $0.keyword == "required" })
+        #expect(untyped.filter { $0.pointer.hasPrefix("/data") }.count > 3)
+    }
+}

@@ -1,7 +1,10 @@
 /// Matches a JSON Schema `pattern`. Patterns made of anchors, literals, character classes and
 /// quantifiers (the contract's kind) run on a small backtracking matcher over UTF-8 bytes when
 /// the pattern is ASCII-only and has no negated class; anything else falls back to Swift's `Regex`.
-struct PatternMatcher: @unchecked Sendable {
+/// A class: the validator's compiled nodes refer to it without copying its tables.
+final class PatternMatcher: @unchecked Sendable {
+    /// The pattern as written in the schema.
+    let source: String
     private struct ByteSet {
         var bits: (UInt64, UInt64) = (0, 0)
 
@@ -28,6 +31,7 @@ struct PatternMatcher: @unchecked Sendable {
     private let fallback: Regex<AnyRegexOutput>?
 
     init?(_ pattern: String) {
+        source = pattern
         if let (p, s, e) = Self.compile(pattern) {
             pieces = p
             anchoredStart = s

@@ -34,6 +34,7 @@ public final class SchemaValidator: Sendable {
     /// Every violation, in document order (empty when valid).
     public func validate(_ instance: JSONValue) -> [SchemaViolation] {
         var ctx = Context()
+        ctx.path.reserveCapacity(8)
         root.validate(instance, &ctx)
         return ctx.violations
     }
@@ -109,23 +110,24 @@ public final class SchemaValidator: Sendable {
     struct Rules {
         var types: [String]? = nil
         var typeSet: TypeSet? = nil
-        var enumStrings: Set<String>? = nil
+        var enumStrings: [String]? = nil
         var constValue: JSONValue? = nil
         var enumValues: [JSONValue]? = nil
         var required: [String] = []
-        var properties: [String: Node] = [:]
+        var properties: [(key: String, node: Node)] = []
         var additionalPropertiesFalse = false
         var items: Node? = nil
         var minItems: Int? = nil
         var maxItems: Int? = nil
         var minLength: Int? = nil
         var maxLength: Int? = nil
-        var pattern: (String, PatternMatcher)? = nil
+        var pattern: PatternMatcher? = nil
         var minimum: Double? = nil
         var maximum: Double? = nil
         var format: String? = nil
         var ref: Node? = nil
         var allOf: [Node] = []
+        var discriminator: Discriminator? = nil
         var ifNode: Node? = nil
         var thenNode: Node? = nil
         var elseNode: Node? = nil
@@ -137,23 +139,27 @@ public final class SchemaValidator: Sendable {
     final class Node: @unchecked Sendable {
         let types: [String]?
         let typeSet: TypeSet?
-        let enumStrings: Set<String>?
+        /// `enum` when every value is text: a linear scan (enums here are short; comparing beats hashing).
+        let enumStrings: [String]?
         let constValue: JSONValue?
         let enumValues: [JSONValue]?
         let required: [String]
-        let properties: [String: Node]
+        /// In schema order; looked up by a linear scan (a contract object has at most 15, and
+        /// comparing short keys is cheaper than hashing them).
+        let properties: [(key: String, node: Node)]
         let additionalPropertiesFalse: Bool
         let items: Node?
         let minItems: Int?
         let maxItems: Int?
         let minLength: Int?
         let maxLength: Int?
-        let pattern: (String, PatternMatcher)?
+        let pattern: PatternMatcher?
         let minimum: Double?
         let maximum: Double?
         let format: String?
         let ref: Node?
         let allOf: [Node]
+        let discriminator: Discriminator?
         let ifNode: Node?
         let thenNode: Node?
         let elseNode: Node?
@@ -166,7 +172,7 @@ public final class SchemaValidator: Sendable {
             additionalPropertiesFalse = r.additionalPropertiesFalse; items = r.items; minItems = r.minItems
             maxItems = r.maxItems; minLength = r.minLength; maxLength = r.maxLength; pattern = r.pattern
             minimum = r.minimum; maximum = r.maximum; format = r.format; ref = r.ref; allOf = r.allOf
-            ifNode = r.ifNode; thenNode = r.thenNode; elseNode = r.elseNode
+            discriminator = r.discriminator; ifNode = r.ifNode; thenNode = r.thenNode; elseNode = r.elseNode
         }
 
         func validate(_ v: JSONValue, _ ctx: inout Context) {
@@ -195,10 +201,10 @@ public final class SchemaValidator: Sendable {
                     }
                 } else {
                     for m in o.members {
-                        if let p = properties[m.key] {
-                        ctx.path.append(.key(m.key))
-                        p.validate(m.value, &ctx)
-                        ctx.path.removeLast()
+                        if let p = property(m.key) {
+                            ctx.path.append(.key(m.key))
+                            p.validate(m.value, &ctx)
+                            ctx.path.removeLast()
                         } else if additionalPropertiesFalse {
                             ctx.report("additionalProperties", "is not allowed here (unknown field)", child: m.key)
                         }
@@ -222,7 +228,7 @@ public final class SchemaValidator: Sendable {
                         if let maxLength, n > maxLength { ctx.report("maxLength", "must be at most \(maxLength) characters") }
                     }
                 }
-                if let (text, matcher) = pattern, !matcher.matches(s) { ctx.report("pattern", "must match the pattern \(text)") }
+                if let pattern, !pattern.matches(s) { ctx.report("pattern", "must match the pattern \(pattern.source)") }
                 if let format {
                     switch format {
                     case "date-time" where RFC3339Time.parse(s) == nil:
@@ -237,13 +243,24 @@ public final class SchemaValidator: Sendable {
                 if let maximum, n.double > maximum { ctx.report("maximum", "must be at most \(Self.format(maximum))") }
             default: break
             }
-            for a in allOf { a.validate(v, &ctx) }
+            if let discriminator {
+                discriminator.validate(v, &ctx)
+            } else {
+                for a in allOf { a.validate(v, &ctx) }
+            }
             if let ifNode {
                 var probe = Context()
                 probe.probing = true
                 ifNode.validate(v, &probe)
                 if !probe.failed { thenNode?.validate(v, &ctx) } else { elseNode?.validate(v, &ctx) }
             }
+        }
+
+        /// The subschema of property `key`, if the schema names it.
+        @inline(__always)
+        func property(_ key: String) -> Node? {
+            for p in properties where p.key == key { return p.node }
+            return nil
         }
 
         static func escape(_ key: String) -> String {
@@ -260,6 +277,50 @@ public final class SchemaValidator: Sendable {
         }
 
         static func format(_ d: Double) -> String { d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d) }
+    }
+
+    /// An `allOf` whose every entry is `if: {properties: {K: {const: "c"}}}, then: S` on one
+    /// property K (the contract's dispatch on `type`). Validating it probes nothing: the value of K
+    /// picks the entries whose `if` holds, with the same outcome as probing each `if` in turn —
+    /// when the instance is not an object or has no K, every `if` holds (`properties` constrains
+    /// only members that are there); when K's value is no entry's constant, none does.
+    struct Discriminator {
+        let key: String
+        /// Each entry's `then`, in `allOf` order.
+        let thens: [Node]
+        /// The entries (indexes into `thens`) whose constant is this text.
+        let entries: [String: [Int]]
+
+        /// Nil unless `allOf` has exactly this shape (then `compiled` holds its entries compiled).
+        init?(allOf: [JSONValue], compiled: [Node]) {
+            guard allOf.count >= 2, allOf.count == compiled.count else { return nil }
+            var key: String? = nil
+            var entries: [String: [Int]] = [:]
+            var thens: [Node] = []
+            for (i, entry) in allOf.enumerated() {
+                guard let o = entry.objectValue, Set(o.keys) == ["if", "then"],
+                      let cond = o["if"]?.objectValue, cond.keys == ["properties"],
+                      let props = cond["properties"]?.objectValue, props.keys.count == 1, let k = props.keys.first,
+                      let constSchema = props[k]?.objectValue, constSchema.keys == ["const"],
+                      let constant = constSchema["const"]?.stringValue,
+                      let then = compiled[i].thenNode, key == nil || key == k else { return nil }
+                key = k
+                entries[constant, default: []].append(i)
+                thens.append(then)
+            }
+            self.key = key!
+            self.thens = thens
+            self.entries = entries
+        }
+
+        func validate(_ v: JSONValue, _ ctx: inout Context) {
+            guard case .object(let o) = v, let value = o[key] else {
+                for t in thens { t.validate(v, &ctx) }
+                return
+            }
+            guard case .string(let s) = value, let picked = entries[s] else { return }
+            for i in picked { thens[i].validate(v, &ctx) }
+        }
     }
 
     // MARK: compiler
@@ -292,11 +353,16 @@ public final class SchemaValidator: Sendable {
                 case "enum":
                     n.enumValues = value.arrayValue
                     let strings = (value.arrayValue ?? []).compactMap(\.stringValue)
-                    if strings.count == value.arrayValue?.count { n.enumStrings = Set(strings) }
+                    if strings.count == value.arrayValue?.count { n.enumStrings = strings }
                 case "required": n.required = value.arrayValue?.compactMap(\.stringValue) ?? []
                 case "properties":
                     guard let props = value.objectValue else { throw SchemaError(description: "\(p): must be an object") }
-                    for m in props.members { n.properties[m.key] = try compile(m.value, path: "\(p)/\(m.key)") }
+                    for m in props.members {
+                        let node = try compile(m.value, path: "\(p)/\(m.key)")
+                        // A repeated key: the last one counts, as in every lookup of an object.
+                        n.properties.removeAll { $0.key == m.key }
+                        n.properties.append((m.key, node))
+                    }
                 case "additionalProperties":
                     if value == .bool(false) { n.additionalPropertiesFalse = true } else if value != .bool(true) { throw SchemaError(description: "\(p): only true/false are supported") }
                 case "items": n.items = try compile(value, path: p)
@@ -306,7 +372,7 @@ public final class SchemaValidator: Sendable {
                 case "maxLength": n.maxLength = value.int64Value.map(Int.init)
                 case "pattern":
                     guard let text = value.stringValue, let m = PatternMatcher(text) else { throw SchemaError(description: "\(p): unsupported pattern") }
-                    n.pattern = (text, m)
+                    n.pattern = m
                 case "minimum": n.minimum = value.doubleValue
                 case "maximum": n.maximum = value.doubleValue
                 case "format":
@@ -317,6 +383,7 @@ public final class SchemaValidator: Sendable {
                     n.ref = try def(String(r.dropFirst("#/$defs/".count)))
                 case "allOf":
                     for (i, sub) in (value.arrayValue ?? []).enumerated() { n.allOf.append(try compile(sub, path: "\(p)/\(i)")) }
+                    n.discriminator = Discriminator(allOf: value.arrayValue ?? [], compiled: n.allOf)
                 case "if": n.ifNode = try compile(value, path: p)
                 case "then": n.thenNode = try compile(value, path: p)
                 case "else": n.elseNode = try compile(value, path: p)
