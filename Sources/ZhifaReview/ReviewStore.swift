@@ -100,24 +100,12 @@ public final class SQLiteReviewStore: ReviewStore {
         writer = GroupCommitWriter(pool: pool)
     }
 
-    /// An output record's columns (headers as `PublicationQueue` writes them; no key is "").
-    static func arguments(_ r: KafkaRecord) -> [any DatabaseValueConvertible & Sendable] {
-        [r.topic, r.key.map { String(decoding: $0, as: UTF8.self) } ?? "", Data(r.value ?? []), PublicationQueue.headersText(r.headers)]
-    }
-
-    /// An output record read back.
-    static func record(_ row: Row) -> KafkaRecord {
-        let key: String = row["key"]
-        return KafkaRecord(topic: row["topic"], key: key.isEmpty ? nil : key, value: Array((row["value"] as Data?) ?? Data()),
-                           headers: PublicationQueue.headers(row["headers"]))
-    }
-
     public func snapshot(eventId: String, caseId: String, loadEvents: Bool) async throws -> CaseSnapshot {
         try await pool.read { db in
             var snap = CaseSnapshot()
             if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM events WHERE event_id = ?"), arguments: [eventId]) == true {
                 snap.outputs = try Row.fetchAll(db.cachedStatement(sql: "SELECT topic, key, value, headers FROM outputs WHERE event_id = ? ORDER BY n"),
-                                                arguments: [eventId]).map(Self.record)
+                                                arguments: [eventId]).map(PublicationQueue.record)
                 return snap
             }
             if loadEvents {
@@ -242,7 +230,7 @@ public final class SQLiteReviewStore: ReviewStore {
     }
 
     public func commit(_ step: ProcessingStep) async throws {
-        let outputs = step.outputs.map(Self.arguments)
+        let outputs = step.outputs.map(PublicationQueue.columns(of:))
         try await writer.write { db in
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO events (event_id, case_id, type, time, structured) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [step.eventId, step.caseId, step.type, step.time.timeIntervalSince1970, Data(step.structured)])

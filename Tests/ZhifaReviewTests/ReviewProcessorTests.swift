@@ -73,6 +73,7 @@ struct ReviewProcessorTests {
         #expect(!again.isEmpty)
         #expect(again.map { $0.headers.text("ce_id") } == first[drafted.id]!.map { $0.headers.text("ce_id") })
         #expect(again.map(\.value) == first[drafted.id]!.map(\.value), "byte-identical outputs")
+        #expect(again.map(\.topic) == first[drafted.id]!.map(\.topic) && again.map(\.key) == first[drafted.id]!.map(\.key), "same topics and keys")
         #expect(try await f.store.tasks(caseId: "WQ-DWGZ-2024-0012", decisionId: "DEC-0012").count == 1, "still one task")
         #expect(try await f.store.caseEvents("WQ-DWGZ-2024-0012").count == 13)
         await f.close()

@@ -21,17 +21,25 @@ public enum PublicationQueue {
 
     /// Queues `record` in the current transaction.
     public static func enqueue(_ record: KafkaRecord, in db: Database) throws {
-        try db.cachedStatement(sql: "INSERT INTO publications (topic, key, value, headers) VALUES (?, ?, ?, ?)").execute(arguments: [
-            record.topic, record.key.map { String(decoding: $0, as: UTF8.self) }, Data(record.value ?? []), headersText(record.headers),
-        ])
+        try db.cachedStatement(sql: "INSERT INTO publications (topic, key, value, headers) VALUES (?, ?, ?, ?)")
+            .execute(arguments: StatementArguments(columns(of: record)))
     }
 
     /// Up to `limit` unsent records, oldest first, with their row ids.
     public static func pending(limit: Int, in db: Database) throws -> [(id: Int64, record: KafkaRecord)] {
-        try Row.fetchAll(db.cachedStatement(sql: pendingSQL), arguments: [limit]).map { row in
-            let key = (row["key"] as String?).flatMap { $0.isEmpty ? nil : $0 }
-            return (row["id"], KafkaRecord(topic: row["topic"], key: key, value: Array((row["value"] as Data?) ?? Data()), headers: headers(row["headers"])))
-        }
+        try Row.fetchAll(db.cachedStatement(sql: pendingSQL), arguments: [limit]).map { row in (row["id"], record(row)) }
+    }
+
+    /// A record as the columns `topic, key, value, headers` hold it (no key is NULL), for this
+    /// queue and for any other table a store keeps records in.
+    public static func columns(of record: KafkaRecord) -> [any DatabaseValueConvertible & Sendable] {
+        [record.topic, record.key.map { String(decoding: $0, as: UTF8.self) }, Data(record.value ?? []), headersText(record.headers)]
+    }
+
+    /// A record read back from `columns(of:)`'s columns (an empty key, as older rows may hold, is none).
+    public static func record(_ row: Row) -> KafkaRecord {
+        let key = (row["key"] as String?).flatMap { $0.isEmpty ? nil : $0 }
+        return KafkaRecord(topic: row["topic"], key: key, value: Array((row["value"] as Data?) ?? Data()), headers: headers(row["headers"]))
     }
 
     /// Marks rows sent.
