@@ -135,6 +135,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ZhifaBenchTests",
+            dependencies: ["ZhifaArchive", "ZhifaIngest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ZhifaTerminalTests",
             dependencies: ["ZhifaTerminal", "ZhifaDomain", "ZhifaRuntime", "TestSupport"],
             swiftSettings: strict

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3 python3 python3-pip)
+  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3 python3 python3-pip gcc libssl-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds and runs the store floors: what the archive's and the ingest outbox's SQLite work alone
+# costs on this machine in plain C (see README.md). Installs gcc and the headers if missing.
+#   bench/floor/run.sh                  # 3 runs of each, at the sizes `zhifa bench` uses
+#   RUNS=1 ROWS=200 bench/floor/run.sh  # one quick run of each
+#   FLOOR_DB_DIR=DIR keeps the databases there (the tests compare their schema with the stores')
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+runs="${RUNS:-3}"
+archive_rows="${ROWS:-15000}"   # `zhifa bench archive`: 15,000 events, batches of up to 2,000
+outbox_events="${ROWS:-30000}"  # `zhifa bench ingest`: 300 requests of 100, 8 at once
+packages=(gcc libsqlite3-dev libssl-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+out="$here/../../.build-floor"
+mkdir -p "$out"
+gcc -O2 -Wall -Wextra -Werror -o "$out/archive_floor" "$here/archive_floor.c" -lsqlite3 -lcrypto
+gcc -O2 -Wall -Wextra -Werror -o "$out/outbox_floor" "$here/outbox_floor.c" -lsqlite3
+if [ -n "${FLOOR_DB_DIR:-}" ]; then
+  db="$FLOOR_DB_DIR"
+  mkdir -p "$db"
+else
+  db="$(mktemp -d)"
+  trap 'rm -rf "$db"' EXIT
+fi
+for _ in $(seq "$runs"); do
+  "$out/archive_floor" "$db/archive.sqlite" "$archive_rows" 2000 1
+  "$out/archive_floor" "$db/archive-event-id-only.sqlite" "$archive_rows" 2000 0
+  "$out/outbox_floor" "$db/outbox.sqlite" "$outbox_events" 800
+done
