@@ -136,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZhifaBenchTests",
-            dependencies: ["ZhifaArchive", "ZhifaIngest", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["ZhifaArchive", "ZhifaIngest", "ZhifaReview", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -4,12 +4,13 @@ import Testing
 import TestSupport
 import ZhifaArchive
 import ZhifaIngest
+import ZhifaReview
 
-/// `bench/floor` measures what the archive's and the ingest outbox's SQLite work alone costs in
-/// plain C. Its figures mean something only while its tables and indexes are the stores' own.
+/// `bench/floor` measures what the archive's, the ingest outbox's and the review's SQLite work
+/// alone costs in plain C. Its figures mean something only while its tables and indexes are the stores' own.
 @Suite("Store floors (bench/floor)")
 struct StoreFloorTests {
-    @Test("the C store floors build, run, and use the archive's and the outbox's current schema")
+    @Test("the C store floors build, run, and use the archive's, the outbox's and the review's current schema")
     func floorsMatchTheStores() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.cleanup() }
@@ -17,8 +18,8 @@ struct StoreFloorTests {
                                        environment: ["RUNS": "1", "ROWS": "300", "FLOOR_DB_DIR": dir.url.path])
         #expect(run.status == 0, "bench/floor/run.sh failed: \(run.stderr)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 3, "one line per floor: \(run.stdout)")
-        for (line, rate) in zip(lines, ["rows_per_s", "rows_per_s", "accepted_per_s"]) {
+        #expect(lines.count == 4, "one line per floor: \(run.stdout)")
+        for (line, rate) in zip(lines, ["rows_per_s", "rows_per_s", "accepted_per_s", "events_per_s"]) {
             let value = line.split(separator: " ").first { $0.hasPrefix("\(rate)=") }.flatMap { Double($0.dropFirst(rate.count + 1)) }
             #expect((value ?? 0) > 0, "\(line) has no positive \(rate)")
         }
@@ -27,6 +28,8 @@ struct StoreFloorTests {
         await try SQLiteArchiveStore(path: archive).close()
         let outbox = try Outbox(path: dir.url.appendingPathComponent("real-outbox.sqlite").path, maxEvents: 10, logger: testLogger())
         await outbox.close()
+        let review = dir.url.appendingPathComponent("real-review.sqlite").path
+        await try SQLiteReviewStore(path: review).close()
 
         let realArchive = try schema(of: archive, tables: ["entries"])
         #expect(!realArchive.isEmpty)
@@ -39,6 +42,10 @@ struct StoreFloorTests {
         #expect(realOutbox.keys.contains("outbox_state"))
         #expect(try schema(of: dir.url.appendingPathComponent("outbox.sqlite").path, tables: outboxTables) == realOutbox,
                 "bench/floor/outbox_floor.c no longer creates the ingest outbox's tables and index")
+        let realEvents = try schema(of: review, tables: ["events"])
+        #expect(realEvents.keys.contains("events_case"))
+        #expect(try schema(of: dir.url.appendingPathComponent("review.sqlite").path, tables: ["events"]) == realEvents,
+                "bench/floor/review_floor.c no longer creates the review store's events table and index")
     }
 
     /// SQL with runs of whitespace made one space, and none just inside parentheses or before commas.
