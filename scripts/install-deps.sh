@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Installs what Zhifa needs from Debian (and, with --test, the test tooling). Idempotent; run as root.
+# Installs what Zhifa needs from Debian (with --test, the test tooling too; with --floor, only what
+# the C programs of bench/floor need). Idempotent; run as root.
 set -euo pipefail
-packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
+floor=(gcc libsqlite3-dev libssl-dev)
+if [ "${1:-}" = "--floor" ]; then
+  packages=("${floor[@]}")
+else
+  packages=(librdkafka-dev libjemalloc-dev libsqlite3-dev zlib1g-dev pkg-config)
+fi
 if [ "${1:-}" = "--test" ]; then
-  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3 python3 python3-pip gcc libssl-dev)
+  packages+=(chromium chromium-driver fonts-wqy-zenhei kcat sqlite3 python3 python3-pip "${floor[@]}")
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -23,4 +29,5 @@ if [ "${1:-}" = "--test" ]; then
     python3 -m pip install -q $modules >&2 2>/dev/null || python3 -m pip install -q --break-system-packages $modules >&2
   fi
 fi
+[ "${1:-}" = "--floor" ] && exit 0
 command -v swift >/dev/null || { echo "swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }

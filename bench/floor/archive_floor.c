@@ -12,33 +12,12 @@
  * Prints rows/s on the one writer thread and CPU µs per row.
  */
 #include <openssl/evp.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-static sqlite3 *db;
+#include "floor.h"
+
 static EVP_MD *md;
 static EVP_MD_CTX *mctx;
 
-static double now(void) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return t.tv_sec + t.tv_nsec / 1e9;
-}
-static double cpu(void) {
-        struct timespec t;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-        return t.tv_sec + t.tv_nsec / 1e9;
-}
-static void check(int rc, const char *what) {
-        if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-                fprintf(stderr, "%s: %s\n", what, sqlite3_errmsg(db));
-                exit(1);
-        }
-}
 static void sha256hex(const void *p, size_t n, char out[65]) {
         static const char digits[] = "0123456789abcdef";
         unsigned char h[32];
@@ -54,29 +33,21 @@ static void sha256hex(const void *p, size_t n, char out[65]) {
 }
 
 int main(int argc, char **argv) {
-        if (argc < 2) {
-                fprintf(stderr, "usage: archive_floor DBPATH [ROWS] [BATCH] [INDEXES]\n");
-                return 2;
-        }
-        int rows    = argc > 2 ? atoi(argv[2]) : 15000;
-        int batch   = argc > 3 ? atoi(argv[3]) : 2000;
-        int indexes = argc > 4 ? atoi(argv[4]) : 1;
+        require_path(argc, "archive_floor DBPATH [ROWS] [BATCH] [INDEXES]");
+        int rows    = int_arg(argc, argv, 2, 15000);
+        int batch   = int_arg(argc, argv, 3, 2000);
+        int indexes = int_arg(argc, argv, 4, 1);
         md          = EVP_MD_fetch(NULL, "SHA256", NULL);
         mctx        = EVP_MD_CTX_new();
-        unlink(argv[1]);
-        check(sqlite3_open(argv[1], &db), "open");
-        check(sqlite3_exec(db,
-                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                           "CREATE TABLE entries (chain TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
-                           " event_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,"
-                           " offset INTEGER NOT NULL, key TEXT, headers TEXT NOT NULL, received_at TEXT NOT NULL,"
-                           " valid INTEGER NOT NULL, invalid_reason TEXT, case_id TEXT, event_type TEXT,"
-                           " payload_sha256 TEXT NOT NULL, payload_size INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
-                           " hash TEXT NOT NULL, payload BLOB, device_id TEXT, segment_id TEXT, started_at REAL,"
-                           " PRIMARY KEY (chain, seq));"
-                           "CREATE UNIQUE INDEX entries_event ON entries (event_id);",
-                           NULL, NULL, NULL),
-              "schema");
+        open_store(argv[1],
+                   "CREATE TABLE entries (chain TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,"
+                   " event_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,"
+                   " offset INTEGER NOT NULL, key TEXT, headers TEXT NOT NULL, received_at TEXT NOT NULL,"
+                   " valid INTEGER NOT NULL, invalid_reason TEXT, case_id TEXT, event_type TEXT,"
+                   " payload_sha256 TEXT NOT NULL, payload_size INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+                   " hash TEXT NOT NULL, payload BLOB, device_id TEXT, segment_id TEXT, started_at REAL,"
+                   " PRIMARY KEY (chain, seq));"
+                   "CREATE UNIQUE INDEX entries_event ON entries (event_id);");
         if (indexes)
                 check(sqlite3_exec(db,
                                    "CREATE INDEX entries_case ON entries (case_id);"
@@ -86,12 +57,8 @@ int main(int argc, char **argv) {
                                    " WHERE event_type = 'cn.zhifa.case.closed.v1' AND valid = 1;",
                                    NULL, NULL, NULL),
                       "indexes");
-        sqlite3_stmt *insert;
-        check(sqlite3_prepare_v2(db,
-                                 "INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                                 " ON CONFLICT (event_id) DO NOTHING",
-                                 -1, &insert, NULL),
-              "prepare");
+        sqlite3_stmt *insert = prepare("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                                       " ON CONFLICT (event_id) DO NOTHING");
 
         char payload[542], headers[420], entry[2048];
         memset(payload, 'x', sizeof payload);
@@ -103,10 +70,8 @@ int main(int argc, char **argv) {
 
         double t0 = now(), c0 = cpu();
         for (int i = 0; i < rows; i++) {
-                if (i % batch == 0)
-                        check(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin");
-                /* Random-looking ids, as UUIDs are: the unique index takes them in no order. */
-                snprintf(id, sizeof id, "%08x-7b1f-4c55-9f0e-%012d", (unsigned)(i * 2654435761u), i);
+                begin_group(i, batch);
+                event_id(id, sizeof id, i);
                 snprintf(caseId, sizeof caseId, "case-%d", i % 2200);
                 snprintf(chain, sizeof chain, "zhifa.events.v1/%d", i % 6);
                 sha256hex(payload, sizeof payload, payloadHash);
@@ -144,8 +109,7 @@ int main(int argc, char **argv) {
                 check(sqlite3_step(insert), "insert");
                 sqlite3_reset(insert);
                 memcpy(prev, hash, 65);
-                if (i % batch == batch - 1 || i == rows - 1)
-                        check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
+                end_group(i, batch, rows);
         }
         double seconds = now() - t0, cpuSeconds = cpu() - c0;
         printf("archive_floor rows=%d batch=%d indexes=%s rows_per_s=%.0f cpu_us_per_row=%.2f\n", rows, batch,

@@ -10,18 +10,7 @@ runs="${RUNS:-3}"
 archive_rows="${ROWS:-15000}"   # `zhifa bench archive`: 15,000 events, batches of up to 2,000
 outbox_events="${ROWS:-30000}"  # `zhifa bench ingest`: 300 requests of 100, 8 at once
 review_events="${ROWS:-15000}"  # `zhifa bench review`: 15,000 events
-packages=(gcc libsqlite3-dev libssl-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "installing: ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+"$here/../../scripts/install-deps.sh" --floor
 out="$here/../../.build-floor"
 mkdir -p "$out"
 gcc -O2 -Wall -Wextra -Werror -o "$out/archive_floor" "$here/archive_floor.c" -lsqlite3 -lcrypto
