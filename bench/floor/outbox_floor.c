@@ -15,8 +15,6 @@
  */
 #include "floor.h"
 
-
-
 int main(int argc, char **argv) {
         require_path(argc, "outbox_floor DBPATH [EVENTS] [GROUP]");
         int events = int_arg(argc, argv, 2, 30000);

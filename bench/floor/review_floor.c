@@ -8,7 +8,7 @@
  * the CloudEvents envelope), one fsync'd WAL commit (synchronous=FULL) per GROUP events. Nothing of
  * the decisions, tasks or outputs the review also writes.
  *
- * Usage: review_floor DBPATH [EVENTS=15000] [GROUP=256]
+ * Usage: review_floor DBPATH [EVENTS=15000] [GROUP=2000]
  * Prints events/s on the one writer thread and CPU µs per event.
  */
 #include "floor.h"
@@ -18,7 +18,7 @@
 int main(int argc, char **argv) {
         require_path(argc, "review_floor DBPATH [EVENTS] [GROUP]");
         int events = int_arg(argc, argv, 2, 15000);
-        int group  = int_arg(argc, argv, 3, 256);
+        int group  = int_arg(argc, argv, 3, 2000);
         open_store(argv[1],
                    "CREATE TABLE events (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, type TEXT NOT NULL,"
                    " time REAL NOT NULL, structured BLOB NOT NULL);"
