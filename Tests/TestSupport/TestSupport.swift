@@ -63,10 +63,10 @@ public func testConfiguration(_ env: [String: String] = [:]) throws -> ZhifaConf
     try ZhifaConfiguration.load(file: repositoryRoot.appendingPathComponent("config/zhifa.yaml").path, environment: env)
 }
 
-/// A logger for tests: warnings and above unless `ZHIFA_TEST_LOG=debug`.
+/// A logger for tests: warnings and above unless `ZHIFA_TEST_LOG=info` or `=debug`.
 public func testLogger(_ label: String = "test") -> Logger {
     var l = Logger(label: label)
-    l.logLevel = ProcessInfo.processInfo.environment["ZHIFA_TEST_LOG"] == "debug" ? .debug : .warning
+    l.logLevel = ProcessInfo.processInfo.environment["ZHIFA_TEST_LOG"].flatMap { ["debug", "info"].contains($0) ? Logger.Level(rawValue: $0) : nil } ?? .warning
     return l
 }
 
@@ -143,7 +143,11 @@ public struct TemporaryDirectory: Sendable {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("zhifa-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
-    public func cleanup() { try? FileManager.default.removeItem(at: url) }
+    /// Removes it, unless `ZHIFA_TEST_KEEP_DIRS=1` asks to keep data directories for a post-mortem.
+    public func cleanup() {
+        guard ProcessInfo.processInfo.environment["ZHIFA_TEST_KEEP_DIRS"] != "1" else { return }
+        try? FileManager.default.removeItem(at: url)
+    }
 }
 
 /// A loopback TCP port that was free a moment ago, for a process that needs a fixed port (the

@@ -18,7 +18,8 @@ public final class ZhifaProcess: Sendable {
         p.arguments = args
         p.currentDirectoryURL = workingDirectory
         var env = ProcessInfo.processInfo.environment
-        env["ZHIFA_LOG_LEVEL"] = env["ZHIFA_TEST_LOG"] == "debug" ? "debug" : "warning"
+        // ZHIFA_TEST_LOG=info or =debug shows more of what the started services do.
+        env["ZHIFA_LOG_LEVEL"] = env["ZHIFA_TEST_LOG"].flatMap { ["debug", "info"].contains($0) ? $0 : nil } ?? "warning"
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let out = Pipe()

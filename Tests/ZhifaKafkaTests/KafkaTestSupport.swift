@@ -6,7 +6,7 @@ import Testing
 /// A logger for tests: warnings and above, to stderr.
 func testLogger(_ label: String = "test") -> Logger {
     var l = Logger(label: label)
-    l.logLevel = ProcessInfo.processInfo.environment["ZHIFA_TEST_LOG"] == "debug" ? .debug : .warning
+    l.logLevel = ProcessInfo.processInfo.environment["ZHIFA_TEST_LOG"].flatMap { ["debug", "info"].contains($0) ? Logger.Level(rawValue: $0) : nil } ?? .warning
     return l
 }
 
