@@ -21,7 +21,8 @@ public struct KafkaTopicSpec: Sendable, Hashable {
     }
 }
 
-/// Cluster administration and metadata: create topics, count partitions, read watermarks.
+/// Cluster administration and metadata: create topics, count partitions, read watermarks and
+/// consumer groups' committed offsets.
 /// Every call blocks a dedicated thread, never the cooperative pool.
 public final class KafkaAdmin: Sendable {
     private let handle: RDKafkaHandle
@@ -117,10 +118,59 @@ public final class KafkaAdmin: Sendable {
         return (lo, hi)
     }
 
+    /// The offsets `group` has committed for `partitions` (the next offset it will read); a
+    /// partition the group never committed is absent.
+    public func committedOffsets(group: String, partitions: [KafkaTopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError)
+        -> [KafkaTopicPartition: Int64] {
+        let handle = self.handle
+        let ms = timeout.milliseconds32
+        let result: Result<[KafkaTopicPartition: Int64], KafkaError> = await DedicatedThread.run(name: "zk:grp-offsets") {
+            Self.listGroupOffsets(rk: handle.rk, group: group, partitions: partitions, timeoutMs: ms)
+        }
+        return try result.get()
+    }
+
     /// Destroys the client.
     public func close() async {
         let handle = self.handle
         await DedicatedThread.run(name: "zk:admin-close") { handle.destroy() }
+    }
+
+    private static func listGroupOffsets(rk: OpaquePointer, group: String, partitions: [KafkaTopicPartition], timeoutMs: Int32)
+        -> Result<[KafkaTopicPartition: Int64], KafkaError> {
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for tp in partitions { rd_kafka_topic_partition_list_add(list, tp.topic, tp.partition) }
+        var request: OpaquePointer? = rd_kafka_ListConsumerGroupOffsets_new(group, list)
+        defer { rd_kafka_ListConsumerGroupOffsets_destroy(request) }
+        var errstr = [CChar](repeating: 0, count: 512)
+        let queue = rd_kafka_queue_new(rk)
+        defer { rd_kafka_queue_destroy(queue) }
+        let options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS)
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errstr, errstr.count)
+        rd_kafka_ListConsumerGroupOffsets(rk, &request, 1, options, queue)
+        guard let event = rd_kafka_queue_poll(queue, timeoutMs + 5_000) else {
+            return .failure(KafkaError(code: .timeout, isRetriable: true, detail: "the committed offsets of group \(group) got no answer"))
+        }
+        defer { rd_kafka_event_destroy(event) }
+        let err = rd_kafka_event_error(event)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let res = rd_kafka_event_ListConsumerGroupOffsets_result(event) else {
+            return .failure(KafkaError(code: .admin, rdKafka: err, detail: "the committed offsets of group \(group)"))
+        }
+        var count = 0
+        guard let groups = rd_kafka_ListConsumerGroupOffsets_result_groups(res, &count), count == 1 else { return .success([:]) }
+        if let e = rd_kafka_group_result_error(groups[0]) {
+            return .failure(KafkaError(code: .admin, rdKafka: rd_kafka_error_code(e), detail: "the committed offsets of group \(group)"))
+        }
+        var out: [KafkaTopicPartition: Int64] = [:]
+        guard let got = rd_kafka_group_result_partitions(groups[0]) else { return .success(out) }
+        for i in 0..<Int(got.pointee.cnt) {
+            let p = got.pointee.elems[i]
+            guard p.err == RD_KAFKA_RESP_ERR_NO_ERROR, p.offset >= 0 else { continue }
+            out[KafkaTopicPartition(topic: String(cString: p.topic), partition: p.partition)] = p.offset
+        }
+        return .success(out)
     }
 
     private static func createTopics(rk: OpaquePointer, specs: [KafkaTopicSpec], timeoutMs: Int32) -> Result<[String], KafkaError> {
