@@ -21,6 +21,7 @@ public enum IngestService {
             outbox: outbox, producer: producer, topic: context.config.topics.events, releaseOnDelivery: releaseOnDelivery,
             resendAfter: .seconds(settings.resendAfterSeconds), metricsFactory: context.metricsFactory, logger: context.logger)
         let releaser = ReceiptReleaser(outbox: outbox, dedupeDays: settings.dedupeDays, logger: context.logger)
+        context.stopDrain?.watch(outbox: "ingest", isEmpty: { outbox.unreleased == 0 })
         context.health.register("outbox") {
             guard outbox.writable else { return .failed("the last outbox commit failed (disk full or read-only?)") }
             if outbox.unreleased >= outbox.maxEvents { return .degraded("outbox full: new events get 503") }

@@ -26,6 +26,7 @@ public enum PublicityService {
                                         handler: processor.handle)
         let publisher = OutboxPublisher(name: "publicity", pending: { try await store.pendingPublications(limit: $0) },
                                         markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
+        context.stopDrain?.watch(outbox: "publicity", isEmpty: publisher.isEmpty)
         let watch = DeadlineWatch(store: store, calendar: calendar, rules: settings.rules, registry: context.metrics, logger: context.logger)
         context.health.register("calendar") { watch.health() }
         let maintenance = FeedMaintenance(store: store, processor: processor, directory: config.rules.calendarDirectory, calendar: calendar,

@@ -44,6 +44,7 @@ public enum ReviewService {
         let published = WakeSignal()
         let publisher = OutboxPublisher(name: "review", pending: { try await store.pendingPublications(limit: $0) },
                                         markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
+        context.stopDrain?.watch(outbox: "review", isEmpty: publisher.isEmpty)
         let tokens = await BearerTokens.make(secret: config.review.jwtSecret)
         let api = ReviewAPI(store: store, tokens: tokens, reviewers: reviewers, book: book, calendar: calendar, settings: config.review,
                             topic: config.topics.review, published: published, logger: context.logger)

@@ -13,8 +13,10 @@ enum ServiceCatalog {
     static let all = ["ingest", "review", "publicity", "archive"]
 
     /// Builds one service's runnables.
-    static func make(_ name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
-        let context = ServiceContext(name: name, config: config, bootstrap: bootstrap, dataDirectory: dataDirectory)
+    /// With `stopDrain`, its consumer groups and outboxes are drained when `zhifa up` stops.
+    static func make(_ name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory,
+                     stopDrain: StopDrain? = nil) async throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let context = ServiceContext(name: name, config: config, bootstrap: bootstrap, dataDirectory: dataDirectory, stopDrain: stopDrain)
         switch name {
         case "ingest": return try IngestService.make(context: context)
         case "review": return try await ReviewService.make(context: context)

@@ -24,9 +24,16 @@ struct UpCommand: AsyncParsableCommand {
             config: config, brokers: config.kafka.embeddedBrokers, dataDirectory: dataDir, bootstrapFile: nil, logger: logger)
         try broker.announce()
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
+        let drain = StopDrain()
         for name in ServiceCatalog.all {
-            services += try await ServiceCatalog.make(name, config: config, bootstrap: broker.cluster.bootstrapServers, dataDirectory: dataDir)
+            services += try await ServiceCatalog.make(name, config: config, bootstrap: broker.cluster.bootstrapServers, dataDirectory: dataDir,
+                                                      stopDrain: drain)
         }
+        // A group stops its services in reverse order: the demo first, then the drain, while the
+        // services still run; the broker last.
+        services.append(.init(service: StopDrainService(
+            drain: drain, client: config.clientSettings(bootstrap: broker.cluster.bootstrapServers, role: "drain"),
+            timeout: .seconds(config.kafka.embeddedDrainSeconds), logger: logger)))
         if demo {
             guard config.http.ingestPort != 0 else { throw ValidationError("--demo needs a fixed ingest port (http.ports.ingest)") }
             services.append(.init(service: DemoTraffic(

@@ -116,7 +116,8 @@ struct DemoEndToEndTests {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Stops the demo with Ctrl-C: it exits 0, logged no violation, and its traffic met no error.
+    /// Stops the demo with Ctrl-C: it exits 0, logged no violation, its traffic met no error, and its
+    /// consumers had read everything before the embedded broker stopped.
     func stopCleanly(_ up: ZhifaProcess) async throws {
         up.signal(SIGINT)
         #expect(try await up.waitForExit() == 0)
@@ -127,5 +128,8 @@ struct DemoEndToEndTests {
         #expect(paused == nil, "\(paused ?? "")")
         let refused = log.split(separator: "\n").first { $0.contains("demo: event not accepted") || $0.contains("demo: could not") || $0.contains("cannot keep") }
         #expect(refused == nil, "\(refused ?? "")")
+        // Before its embedded broker stopped, every consumer read its topics to the end.
+        let cut = log.split(separator: "\n").first { $0.contains("stopping before every consumer read its topics") }
+        #expect(cut == nil, "\(cut ?? "")")
     }
 }

@@ -24,6 +24,9 @@ public struct KafkaSettings: Sendable {
     public var properties: [String: String]
     /// Brokers of the embedded cluster (`zhifa up`, `zhifa broker`).
     public var embeddedBrokers: Int
+    /// How long `zhifa up`, when stopped, waits for its consumers to read the embedded broker's
+    /// topics to the end (0: it does not wait).
+    public var embeddedDrainSeconds: Int
 }
 
 /// The topic names of INTERFACES.md.
@@ -229,7 +232,8 @@ public struct ZhifaConfiguration: Sendable {
             sessionTimeoutMs: try s.int("kafka.sessionTimeoutMs", in: 1_000...3_600_000),
             messageTimeoutMs: try s.int("kafka.messageTimeoutMs", in: 0...2_147_483_647),
             properties: try s.stringMap("kafka.properties"),
-            embeddedBrokers: try s.int("kafka.embedded.brokers", in: 1...16))
+            embeddedBrokers: try s.int("kafka.embedded.brokers", in: 1...16),
+            embeddedDrainSeconds: try s.int("kafka.embedded.drainSeconds", in: 0...3_600))
         topics = TopicNames(
             events: try s.string("topics.events", allowEmpty: false),
             review: try s.string("topics.review", allowEmpty: false),

@@ -26,6 +26,9 @@ public struct OutboxPublisher: Service {
         self.logger = logger
     }
 
+    /// Whether every queued event was sent.
+    public func isEmpty() async throws -> Bool { try await pending(1).isEmpty }
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {

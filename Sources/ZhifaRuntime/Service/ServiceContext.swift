@@ -24,9 +24,12 @@ public struct ServiceContext: Sendable {
     public let health: HealthRegistry
     /// The HTTP port once the server listens (port 0 in the configuration picks a free one).
     public let listening: PortAnnouncement
+    /// What `zhifa up` waits for before its embedded broker stops (nil: nothing is waited for).
+    public let stopDrain: StopDrain?
 
-    /// Creates a context.
-    public init(name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory, logger: Logger? = nil) {
+    /// Creates a context; with `stopDrain`, its consumer groups and outboxes are drained on stop.
+    public init(name: String, config: ZhifaConfiguration, bootstrap: String, dataDirectory: DataDirectory, logger: Logger? = nil,
+                stopDrain: StopDrain? = nil) {
         self.name = name
         self.config = config
         self.bootstrap = bootstrap
@@ -35,6 +38,7 @@ public struct ServiceContext: Sendable {
         self.metrics = PrometheusCollectorRegistry()
         self.health = HealthRegistry()
         self.listening = PortAnnouncement()
+        self.stopDrain = stopDrain
     }
 
     /// swift-metrics factory writing to this service's registry.
@@ -59,6 +63,13 @@ public struct ServiceContext: Sendable {
             case .starting: .failed("starting")
             case .stopping, .stopped: .failed("stopped")
             case .failed(let why): .failed(why)
+            }
+        }
+        stopDrain?.watch(group: group, topics: topics + [TopicNames.retry(group)]) {
+            switch worker.currentStatus {
+            case .starting, .running: nil
+            case .stopping, .stopped: "stopped"
+            case .failed(let why): why
             }
         }
         return worker

@@ -1,0 +1,166 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import ZhifaKafka
+
+/// What `zhifa up` lets finish before its embedded broker stops.
+///
+/// The embedded broker keeps its topics in memory, and the next run starts with empty ones: a
+/// message a consumer group has not read by the stop is never read by it (the ingest re-sends only
+/// what the archive has not receipted). So on SIGINT or SIGTERM, once the demo's traffic stopped,
+/// `zhifa up` waits until every watched group has committed the end of each of its topics and every
+/// watched outbox has sent what it queued, and the ends stayed put for one more look (a message
+/// handled in between would have moved them) — or until the deadline.
+public final class StopDrain: Sendable {
+    /// A consumer group and the topics it reads.
+    struct Group: Sendable {
+        var topics: Set<String>
+        /// Why its consumer no longer reads (nil while it runs or starts): no use waiting for it.
+        var stopped: @Sendable () -> String?
+    }
+
+    /// An outbox, and whether it has sent (or released) everything queued.
+    struct Outbox: Sendable {
+        var name: String
+        var isEmpty: @Sendable () async throws -> Bool
+    }
+
+    private let groups = Mutex<[String: Group]>([:])
+    private let outboxes = Mutex<[Outbox]>([])
+
+    /// An empty drain: nothing is watched yet.
+    public init() {}
+
+    /// Waits for `group` to read `topics` to their ends; `stopped` tells why its consumer stopped.
+    public func watch(group: String, topics: [String], stopped: @escaping @Sendable () -> String?) {
+        groups.withLock { $0[group, default: Group(topics: [], stopped: stopped)].topics.formUnion(topics) }
+    }
+
+    /// Waits for the outbox `name` to be empty.
+    public func watch(outbox name: String, isEmpty: @escaping @Sendable () async throws -> Bool) {
+        outboxes.withLock { $0.append(Outbox(name: name, isEmpty: isEmpty)) }
+    }
+
+    /// Looks every `interval` until a look finds nothing left and the topics' ends as the look
+    /// before, or until `timeout`. Returns what was still unread or unsent then (empty: drained).
+    public func drain(admin: KafkaAdmin, timeout: Duration, interval: Duration = .milliseconds(200)) async -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        var previous: DrainLook? = nil
+        while true {
+            let look = await self.look(admin: admin)
+            if look.isQuiet(after: previous) { return [] }
+            if ContinuousClock.now + interval > deadline || Task.isCancelled { return look.remaining }
+            previous = look
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One look at the watched groups and outboxes.
+    func look(admin: KafkaAdmin) async -> DrainLook {
+        let groups = self.groups.withLock { $0 }
+        let outboxes = self.outboxes.withLock { $0 }
+        var look = DrainLook(groups: groups.mapValues(\.topics))
+        for box in outboxes {
+            do {
+                if try await !box.isEmpty() { look.problems.append("the \(box.name) outbox has events not yet sent") }
+            } catch {
+                look.problems.append("the \(box.name) outbox cannot be read: \(error)")
+            }
+        }
+        for (name, group) in groups.sorted(by: { $0.key < $1.key }) {
+            if let why = group.stopped() { look.problems.append("group \(name) no longer reads (\(why))") }
+        }
+        do {
+            let counts = try await admin.topics()
+            let topics = Set(groups.values.flatMap(\.topics))
+            for topic in topics.sorted() {
+                for p in 0..<(counts[topic] ?? 0) {
+                    let tp = KafkaTopicPartition(topic: topic, partition: p)
+                    look.ends[tp] = try await admin.watermarks(tp).high
+                }
+            }
+            for (name, group) in groups.sorted(by: { $0.key < $1.key }) {
+                let partitions = look.ends.keys.filter { group.topics.contains($0.topic) }
+                look.committed[name] = try await admin.committedOffsets(group: name, partitions: partitions)
+            }
+        } catch {
+            look.problems.append("the embedded broker's offsets cannot be read: \(error)")
+        }
+        return look
+    }
+}
+
+/// One look at the topics' ends, the groups' committed offsets and the outboxes. Pure.
+struct DrainLook: Sendable, Equatable {
+    /// The topics each group reads.
+    var groups: [String: Set<String>]
+    /// Each watched partition's end (high watermark).
+    var ends: [KafkaTopicPartition: Int64] = [:]
+    /// Each group's committed offsets (a partition it never committed is absent).
+    var committed: [String: [KafkaTopicPartition: Int64]] = [:]
+    /// Outboxes not empty, groups stopped, offsets that could not be read.
+    var problems: [String] = []
+
+    /// Messages each group has not read, per topic: `group X: N unread on TOPIC`.
+    var unread: [String] {
+        var out: [String] = []
+        for (group, topics) in groups.sorted(by: { $0.key < $1.key }) {
+            for topic in topics.sorted() {
+                let behind = ends.filter { $0.key.topic == topic }.reduce(Int64(0)) { sum, end in
+                    sum + max(0, end.value - (committed[group]?[end.key] ?? 0))
+                }
+                if behind > 0 { out.append("group \(group): \(behind) unread on \(topic)") }
+            }
+        }
+        return out
+    }
+
+    /// Everything not finished yet.
+    var remaining: [String] { problems + unread }
+
+    /// Nothing left, and the ends did not move since `previous`, which found nothing left either.
+    func isQuiet(after previous: DrainLook?) -> Bool {
+        guard let previous, remaining.isEmpty, previous.remaining.isEmpty else { return false }
+        return previous.ends == ends
+    }
+}
+
+/// Runs a `StopDrain` when the service group stops. In a group, it goes after the services it
+/// waits for (a group stops its services in reverse order, so they still run while it drains) and
+/// before whatever feeds them from outside, such as the demo.
+public struct StopDrainService: Service {
+    let drain: StopDrain
+    let client: KafkaClientSettings
+    let timeout: Duration
+    let logger: Logger
+
+    /// A drain of at most `timeout` (zero: none) reading offsets through `client`.
+    public init(drain: StopDrain, client: KafkaClientSettings, timeout: Duration, logger: Logger) {
+        self.drain = drain
+        self.client = client
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        do { try await gracefulShutdown() } catch { return }  // cancelled: no drain
+        guard timeout > .zero else { return }
+        let started = ContinuousClock.now
+        let admin: KafkaAdmin
+        do { admin = try KafkaAdmin(client: client, logger: logger) } catch {
+            logger.warning("cannot wait for the consumers before the embedded broker stops", metadata: ["error": "\(error)"])
+            return
+        }
+        let remaining = await drain.drain(admin: admin, timeout: timeout)
+        await admin.close()
+        let took = ContinuousClock.now - started
+        if remaining.isEmpty {
+            logger.info("every consumer read its topics to the end; stopping", metadata: ["seconds": "\(took.components.seconds)"])
+        } else {
+            logger.warning("""
+                stopping before every consumer read its topics: the embedded broker's messages are gone after a restart, so these \
+                are never read (the ingest re-sends what the archive did not receipt); give the stop more time with kafka.embedded.drainSeconds
+                """, metadata: ["unfinished": "\(remaining.joined(separator: "; "))"])
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+import ZhifaKafka
+@testable import ZhifaRuntime
+
+@Suite("Draining the embedded broker before it stops")
+struct StopDrainTests {
+    static let topic = "drained"
+    static let messages = 300
+
+    /// An embedded broker whose topic holds `messages` messages over three partitions.
+    static func brokerWithMessages() async throws -> (EmbeddedKafkaCluster, KafkaClientSettings) {
+        let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("broker"))
+        try cluster.createTopic(topic, partitions: 3)
+        let client = KafkaClientSettings(bootstrapServers: cluster.bootstrapServers, clientId: "drain-test")
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(client: client), logger: testLogger())
+        for i in 0..<messages {
+            try await producer.enqueue(KafkaRecord(topic: topic, key: "k\(i % 7)", value: Array("{\"n\":\(i)}".utf8)))
+        }
+        try await producer.flush()
+        await producer.close()
+        return (cluster, client)
+    }
+
+    @Test("the drain returns only once a group that joins late has read and committed every message")
+    func waitsForTheGroup() async throws {
+        let (cluster, client) = try await Self.brokerWithMessages()
+        let admin = try KafkaAdmin(client: client, logger: testLogger())
+        let drain = StopDrain()
+        drain.watch(group: "late-reader", topics: [Self.topic]) { nil }
+        let read = Atomic<Int>(0)
+        // The drain starts before the group has even joined: everything is unread.
+        let drained = Task { () -> (remaining: [String], readThen: Int) in
+            let remaining = await drain.drain(admin: admin, timeout: .seconds(120), interval: .milliseconds(50))
+            return (remaining, read.load(ordering: .relaxed))
+        }
+        var config = KafkaConsumerConfiguration(client: client, groupId: "late-reader")
+        config.autoCommitIntervalMs = 200
+        let consumer = try KafkaConsumer(configuration: config, logger: testLogger())
+        try consumer.subscribe([Self.topic])
+        while read.load(ordering: .relaxed) < Self.messages {
+            for m in await consumer.nextBatch(max: 16) {
+                consumer.markDone(m)
+                read.add(1, ordering: .relaxed)
+            }
+        }
+        let outcome = await drained.value
+        #expect(outcome.remaining.isEmpty, "\(outcome.remaining)")
+        #expect(outcome.readThen == Self.messages)
+        // What the drain saw: the group's committed offsets are the ends of every partition.
+        var ends: [KafkaTopicPartition: Int64] = [:]
+        for p in Int32(0)..<3 {
+            let tp = KafkaTopicPartition(topic: Self.topic, partition: p)
+            ends[tp] = try await admin.watermarks(tp).high
+        }
+        #expect(ends.values.reduce(0, +) == Int64(Self.messages))
+        #expect(try await admin.committedOffsets(group: "late-reader", partitions: Array(ends.keys)) == ends)
+        await consumer.close()
+        await admin.close()
+        await cluster.shutdown()
+    }
+
+    @Test("at the deadline the drain names each group's unread messages, a stopped consumer and an outbox not yet sent")
+    func namesWhatIsLeft() async throws {
+        let (cluster, client) = try await Self.brokerWithMessages()
+        let admin = try KafkaAdmin(client: client, logger: testLogger())
+        let drain = StopDrain()
+        drain.watch(group: "never-reads", topics: [Self.topic]) { nil }
+        drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
+        drain.watch(outbox: "ingest") { false }
+        let remaining = await drain.drain(admin: admin, timeout: .milliseconds(300), interval: .milliseconds(50))
+        #expect(remaining.contains("group never-reads: \(Self.messages) unread on \(Self.topic)"), "\(remaining)")
+        #expect(remaining.contains("group failed-reader no longer reads (failed: handler crashed)"), "\(remaining)")
+        #expect(remaining.contains("the ingest outbox has events not yet sent"), "\(remaining)")
+        await admin.close()
+        await cluster.shutdown()
+    }
+
+    @Test("a look counts as quiet only when the look before found nothing left either, with the topics' ends where they were")
+    func quietNeedsTwoLooks() {
+        let tp = KafkaTopicPartition(topic: "t", partition: 0)
+        var done = DrainLook(groups: ["g": ["t"]])
+        done.ends = [tp: 5]
+        done.committed = ["g": [tp: 5]]
+        #expect(done.remaining.isEmpty)
+        #expect(!done.isQuiet(after: nil))
+        #expect(done.isQuiet(after: done))
+        var moved = done
+        moved.ends = [tp: 4]
+        moved.committed = ["g": [tp: 4]]
+        #expect(!done.isQuiet(after: moved), "a message arrived and was read between the looks")
+        var behind = done
+        behind.committed = ["g": [tp: 2]]
+        #expect(behind.remaining == ["group g: 3 unread on t"])
+        #expect(!behind.isQuiet(after: done))
+        #expect(!done.isQuiet(after: behind))
+    }
+}
