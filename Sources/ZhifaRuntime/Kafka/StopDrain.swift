@@ -155,7 +155,7 @@ public struct StopDrainService: Service {
         await admin.close()
         let took = ContinuousClock.now - started
         if remaining.isEmpty {
-            logger.info("every consumer read its topics to the end; stopping", metadata: ["seconds": "\(took.components.seconds)"])
+            logger.info("every consumer read its topics to the end; stopping", metadata: ["ms": "\(Int(took / .milliseconds(1)))"])
         } else {
             logger.warning("""
                 stopping before every consumer read its topics: the embedded broker's messages are gone after a restart, so these \
