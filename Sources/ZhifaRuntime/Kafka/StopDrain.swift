@@ -15,7 +15,7 @@ public final class StopDrain: Sendable {
     /// A consumer group and the topics it reads.
     struct Group: Sendable {
         var topics: Set<String>
-        /// Why its consumer no longer reads (nil while it runs or starts): no use waiting for it.
+        /// Why its consumer no longer reads (nil while it runs or starts): then it is not waited for.
         var stopped: @Sendable () -> String?
     }
 
@@ -42,14 +42,17 @@ public final class StopDrain: Sendable {
     }
 
     /// Looks every `interval` until a look finds nothing left and the topics' ends as the look
-    /// before, or until `timeout`. Returns what was still unread or unsent then (empty: drained).
-    public func drain(admin: KafkaAdmin, timeout: Duration, interval: Duration = .milliseconds(200)) async -> [String] {
+    /// before, or until `timeout`. A group whose consumer stopped reading is not waited for, but
+    /// reported.
+    public func drain(admin: KafkaAdmin, timeout: Duration, interval: Duration = .milliseconds(200)) async -> DrainOutcome {
         let deadline = ContinuousClock.now + timeout
         var previous: DrainLook? = nil
         while true {
             let look = await self.look(admin: admin)
-            if look.isQuiet(after: previous) { return [] }
-            if ContinuousClock.now + interval > deadline || Task.isCancelled { return look.remaining }
+            if look.isQuiet(after: previous) { return DrainOutcome(quiet: true, left: look.abandoned) }
+            if ContinuousClock.now + interval > deadline || Task.isCancelled {
+                return DrainOutcome(quiet: false, left: look.abandoned + look.remaining)
+            }
             previous = look
             try? await Task.sleep(for: interval)
         }
@@ -57,18 +60,21 @@ public final class StopDrain: Sendable {
 
     /// One look at the watched groups and outboxes.
     func look(admin: KafkaAdmin) async -> DrainLook {
-        let groups = self.groups.withLock { $0 }
+        var groups = self.groups.withLock { $0 }
         let outboxes = self.outboxes.withLock { $0 }
-        var look = DrainLook(groups: groups.mapValues(\.topics))
+        var abandoned: [String] = []
+        for (name, group) in groups.sorted(by: { $0.key < $1.key }) {
+            guard let why = group.stopped() else { continue }
+            abandoned.append("group \(name) no longer reads (\(why))")
+            groups[name] = nil
+        }
+        var look = DrainLook(groups: groups.mapValues(\.topics), abandoned: abandoned)
         for box in outboxes {
             do {
                 if try await !box.isEmpty() { look.problems.append("the \(box.name) outbox has events not yet sent") }
             } catch {
                 look.problems.append("the \(box.name) outbox cannot be read: \(error)")
             }
-        }
-        for (name, group) in groups.sorted(by: { $0.key < $1.key }) {
-            if let why = group.stopped() { look.problems.append("group \(name) no longer reads (\(why))") }
         }
         do {
             let counts = try await admin.topics()
@@ -90,15 +96,25 @@ public final class StopDrain: Sendable {
     }
 }
 
+/// How a drain ended.
+public struct DrainOutcome: Sendable, Equatable {
+    /// Whether everything it could wait for was read and sent (false: the deadline came first).
+    public var quiet: Bool
+    /// What is left: unread messages, outboxes not sent, groups whose consumer stopped reading.
+    public var left: [String]
+}
+
 /// One look at the topics' ends, the groups' committed offsets and the outboxes. Pure.
 struct DrainLook: Sendable, Equatable {
-    /// The topics each group reads.
+    /// The topics each group still reading reads.
     var groups: [String: Set<String>]
+    /// Groups whose consumer stopped reading: reported, not waited for.
+    var abandoned: [String] = []
     /// Each watched partition's end (high watermark).
     var ends: [KafkaTopicPartition: Int64] = [:]
     /// Each group's committed offsets (a partition it never committed is absent).
     var committed: [String: [KafkaTopicPartition: Int64]] = [:]
-    /// Outboxes not empty, groups stopped, offsets that could not be read.
+    /// Outboxes not empty, offsets that could not be read.
     var problems: [String] = []
 
     /// Messages each group has not read, per topic: `group X: N unread on TOPIC`.
@@ -115,7 +131,7 @@ struct DrainLook: Sendable, Equatable {
         return out
     }
 
-    /// Everything not finished yet.
+    /// Everything not finished yet that may still finish.
     var remaining: [String] { problems + unread }
 
     /// Nothing left, and the ends did not move since `previous`, which found nothing left either.
@@ -151,16 +167,16 @@ public struct StopDrainService: Service {
             logger.warning("cannot wait for the consumers before the embedded broker stops", metadata: ["error": "\(error)"])
             return
         }
-        let remaining = await drain.drain(admin: admin, timeout: timeout)
+        let outcome = await drain.drain(admin: admin, timeout: timeout)
         await admin.close()
         let took = ContinuousClock.now - started
-        if remaining.isEmpty {
+        if outcome.quiet && outcome.left.isEmpty {
             logger.info("every consumer read its topics to the end; stopping", metadata: ["ms": "\(Int(took / .milliseconds(1)))"])
         } else {
             logger.warning("""
                 stopping before every consumer read its topics: the embedded broker's messages are gone after a restart, so these \
                 are never read (the ingest re-sends what the archive did not receipt); give the stop more time with kafka.embedded.drainSeconds
-                """, metadata: ["unfinished": "\(remaining.joined(separator: "; "))"])
+                """, metadata: ["unfinished": "\(outcome.left.joined(separator: "; "))"])
         }
     }
 }
