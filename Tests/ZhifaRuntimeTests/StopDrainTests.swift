@@ -10,8 +10,9 @@ struct StopDrainTests {
     static let topic = "drained"
     static let messages = 300
 
-    /// An embedded broker whose topic holds `messages` messages over three partitions.
-    static func brokerWithMessages() async throws -> (EmbeddedKafkaCluster, KafkaClientSettings) {
+    /// Runs `body` with an empty drain and an admin client on an embedded broker whose topic holds
+    /// `messages` messages over three partitions; stops both afterwards.
+    static func withDrain(_ body: (StopDrain, KafkaAdmin, KafkaClientSettings) async throws -> Void) async throws {
         let cluster = try EmbeddedKafkaCluster(brokers: 1, logger: testLogger("broker"))
         try cluster.createTopic(topic, partitions: 3)
         let client = KafkaClientSettings(bootstrapServers: cluster.bootstrapServers, clientId: "drain-test")
@@ -21,78 +22,78 @@ struct StopDrainTests {
         }
         try await producer.flush()
         await producer.close()
-        return (cluster, client)
+        let admin = try KafkaAdmin(client: client, logger: testLogger())
+        do {
+            try await body(StopDrain(), admin, client)
+        } catch {
+            await admin.close()
+            await cluster.shutdown()
+            throw error
+        }
+        await admin.close()
+        await cluster.shutdown()
     }
 
     @Test("the drain returns only once a group that joins late has read and committed every message")
     func waitsForTheGroup() async throws {
-        let (cluster, client) = try await Self.brokerWithMessages()
-        let admin = try KafkaAdmin(client: client, logger: testLogger())
-        let drain = StopDrain()
-        drain.watch(group: "late-reader", topics: [Self.topic]) { nil }
-        let read = Atomic<Int>(0)
-        // The drain starts before the group has even joined: everything is unread.
-        let drained = Task { () -> (outcome: DrainOutcome, readThen: Int) in
-            let outcome = await drain.drain(admin: admin, timeout: .seconds(120), interval: .milliseconds(50))
-            return (outcome, read.load(ordering: .relaxed))
-        }
-        var config = KafkaConsumerConfiguration(client: client, groupId: "late-reader")
-        config.autoCommitIntervalMs = 200
-        let consumer = try KafkaConsumer(configuration: config, logger: testLogger())
-        try consumer.subscribe([Self.topic])
-        while read.load(ordering: .relaxed) < Self.messages {
-            for m in await consumer.nextBatch(max: 16) {
-                consumer.markDone(m)
-                read.add(1, ordering: .relaxed)
+        try await Self.withDrain { drain, admin, client in
+            drain.watch(group: "late-reader", topics: [Self.topic]) { nil }
+            let read = Atomic<Int>(0)
+            // The drain starts before the group has even joined: everything is unread.
+            let drained = Task { () -> (outcome: DrainOutcome, readThen: Int) in
+                let outcome = await drain.drain(admin: admin, timeout: .seconds(120), interval: .milliseconds(50))
+                return (outcome, read.load(ordering: .relaxed))
             }
+            var config = KafkaConsumerConfiguration(client: client, groupId: "late-reader")
+            config.autoCommitIntervalMs = 200
+            let consumer = try KafkaConsumer(configuration: config, logger: testLogger())
+            try consumer.subscribe([Self.topic])
+            while read.load(ordering: .relaxed) < Self.messages {
+                for m in await consumer.nextBatch(max: 16) {
+                    consumer.markDone(m)
+                    read.add(1, ordering: .relaxed)
+                }
+            }
+            let (outcome, readThen) = await drained.value
+            #expect(outcome == DrainOutcome(quiet: true, left: []))
+            #expect(readThen == Self.messages)
+            // What the drain saw: the group's committed offsets are the ends of every partition.
+            var ends: [KafkaTopicPartition: Int64] = [:]
+            for p in Int32(0)..<3 {
+                let tp = KafkaTopicPartition(topic: Self.topic, partition: p)
+                ends[tp] = try await admin.watermarks(tp).high
+            }
+            #expect(ends.values.reduce(0, +) == Int64(Self.messages))
+            #expect(try await admin.committedOffsets(group: "late-reader", partitions: Array(ends.keys)) == ends)
+            await consumer.close()
         }
-        let (outcome, readThen) = await drained.value
-        #expect(outcome == DrainOutcome(quiet: true, left: []))
-        #expect(readThen == Self.messages)
-        // What the drain saw: the group's committed offsets are the ends of every partition.
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        for p in Int32(0)..<3 {
-            let tp = KafkaTopicPartition(topic: Self.topic, partition: p)
-            ends[tp] = try await admin.watermarks(tp).high
-        }
-        #expect(ends.values.reduce(0, +) == Int64(Self.messages))
-        #expect(try await admin.committedOffsets(group: "late-reader", partitions: Array(ends.keys)) == ends)
-        await consumer.close()
-        await admin.close()
-        await cluster.shutdown()
     }
 
     @Test("at the deadline the drain names each group's unread messages, a stopped consumer and an outbox not yet sent")
     func namesWhatIsLeft() async throws {
-        let (cluster, client) = try await Self.brokerWithMessages()
-        let admin = try KafkaAdmin(client: client, logger: testLogger())
-        let drain = StopDrain()
-        drain.watch(group: "never-reads", topics: [Self.topic]) { nil }
-        drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
-        drain.watch(outbox: "ingest") { false }
-        let outcome = await drain.drain(admin: admin, timeout: .milliseconds(300), interval: .milliseconds(50))
-        #expect(!outcome.quiet)
-        #expect(outcome.left.sorted() == [
-            "group failed-reader no longer reads (failed: handler crashed)",
-            "group never-reads: \(Self.messages) unread on \(Self.topic)",
-            "the ingest outbox has events not yet sent",
-        ])
-        await admin.close()
-        await cluster.shutdown()
+        try await Self.withDrain { drain, admin, _ in
+            drain.watch(group: "never-reads", topics: [Self.topic]) { nil }
+            drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
+            drain.watch(outbox: "ingest") { false }
+            let outcome = await drain.drain(admin: admin, timeout: .milliseconds(300), interval: .milliseconds(50))
+            #expect(!outcome.quiet)
+            #expect(outcome.left.sorted() == [
+                "group failed-reader no longer reads (failed: handler crashed)",
+                "group never-reads: \(Self.messages) unread on \(Self.topic)",
+                "the ingest outbox has events not yet sent",
+            ])
+        }
     }
 
     @Test("a group whose consumer stopped reading is reported but not waited for: the drain ends quiet before its deadline")
     func doesNotWaitForAStoppedConsumer() async throws {
-        let (cluster, client) = try await Self.brokerWithMessages()
-        let admin = try KafkaAdmin(client: client, logger: testLogger())
-        let drain = StopDrain()
-        drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
-        drain.watch(outbox: "review") { true }
-        // Waiting for the stopped group would run into the deadline and end the drain not quiet.
-        let outcome = await drain.drain(admin: admin, timeout: .seconds(30), interval: .milliseconds(50))
-        #expect(outcome == DrainOutcome(quiet: true, left: ["group failed-reader no longer reads (failed: handler crashed)"]))
-        await admin.close()
-        await cluster.shutdown()
+        try await Self.withDrain { drain, admin, _ in
+            drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
+            drain.watch(outbox: "review") { true }
+            // Waiting for the stopped group would run into the deadline and end the drain not quiet.
+            let outcome = await drain.drain(admin: admin, timeout: .seconds(30), interval: .milliseconds(50))
+            #expect(outcome == DrainOutcome(quiet: true, left: ["group failed-reader no longer reads (failed: handler crashed)"]))
+        }
     }
 
     @Test("a look counts as quiet only when the look before found nothing left either, with the topics' ends where they were")
