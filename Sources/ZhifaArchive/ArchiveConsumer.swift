@@ -35,6 +35,8 @@ public final class ArchiveConsumer: Service, Sendable {
     let status = Mutex<String?>("starting")
     let lagValue = Atomic<Int64>(0)
     let consumerBox = Mutex<KafkaConsumer?>(nil)
+    /// Called after each batch's offsets are stored (what `zhifa up`'s stop drain waits on).
+    let onProgress: (@Sendable () -> Void)?
     let stopping = Atomic<Bool>(false)
     /// End a retry's back-off early when the service stops (one per stage: both may be backing off).
     let appendRetryWake = WakeSignal()
@@ -46,7 +48,8 @@ public final class ArchiveConsumer: Service, Sendable {
     static let batchesInFlight = 4
 
     public init(store: any ArchiveStore, intake: ArchiveIntake, producer: KafkaProducer, configuration: KafkaConsumerConfiguration, topics: [String],
-                receiptsTopic: String, batchSize: Int, metricsFactory: any MetricsFactory, logger: Logger) {
+                receiptsTopic: String, batchSize: Int, metricsFactory: any MetricsFactory, logger: Logger, onProgress: (@Sendable () -> Void)? = nil) {
+        self.onProgress = onProgress
         self.store = store
         self.intake = intake
         self.producer = producer
@@ -65,6 +68,12 @@ public final class ArchiveConsumer: Service, Sendable {
 
     /// Messages behind the end of the assigned partitions.
     public var lag: Int64 { consumerBox.withLock { $0?.lag } ?? 0 }
+
+    /// Commits the offsets stored so far now, rather than at the next auto-commit.
+    public func commitStoredOffsets() async throws {
+        guard let consumer = consumerBox.withLock({ $0 }) else { return }
+        try await consumer.commit()
+    }
 
     public func run() async throws {
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
@@ -96,6 +105,7 @@ public final class ArchiveConsumer: Service, Sendable {
                     }
                     _ = await previousFinish?.value  // offsets are stored in batch order
                     for m in batch { sent ? consumer.markDone(m) : consumer.abandon(m) }
+                    self.onProgress?()
                     return sent
                 }
                 appending = append

@@ -35,11 +35,12 @@ public enum ArchiveService {
             store: store, intake: ArchiveIntake(eventsTopic: config.topics.events), producer: producer,
             configuration: config.consumerConfiguration(bootstrap: context.bootstrap, group: config.groups.archive, role: "archive"),
             topics: [config.topics.events, config.topics.review, config.topics.publicity], receiptsTopic: config.topics.receipts,
-            batchSize: config.archive.batchSize, metricsFactory: context.metricsFactory, logger: context.logger)
+            batchSize: config.archive.batchSize, metricsFactory: context.metricsFactory, logger: context.logger,
+            onProgress: context.stopDrain?.progressMade)
         context.health.register("kafka-consumer:\(config.groups.archive)") { consumer.notRunning.map { .failed($0) } ?? .ok }
-        context.stopDrain?.watch(group: config.groups.archive, topics: [config.topics.events, config.topics.review, config.topics.publicity]) {
-            consumer.notRunning == "starting" ? nil : consumer.notRunning
-        }
+        context.stopDrain?.watch(group: config.groups.archive, topics: [config.topics.events, config.topics.review, config.topics.publicity],
+                                 stopped: { consumer.notRunning == "starting" ? nil : consumer.notRunning },
+                                 commit: { try await consumer.commitStoredOffsets() })
         let lag = context.metrics.makeGauge(descriptor: MetricNameDescriptor(namespace: "zhifa", subsystem: "archive", metricName: "consumer", unitName: "lag", helpText: "Messages not yet archived behind the end of the assigned partitions"))
         let heads = HeadPublisher(store: store, producer: producer, topic: config.topics.receipts, logger: context.logger)
         let retention = RetentionSweeper(store: store, rules: config.archive.retention, logger: context.logger)

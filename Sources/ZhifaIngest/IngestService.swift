@@ -13,7 +13,8 @@ public enum IngestService {
     public static func make(context: ServiceContext) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let settings = context.config.ingest
         let devices = try DeviceRegistry.load(settings.devicesFile)
-        let outbox = try Outbox(path: context.dataDirectory.path(settings.outboxFile).path, maxEvents: settings.outboxMaxEvents, logger: context.logger)
+        let outbox = try Outbox(path: context.dataDirectory.path(settings.outboxFile).path, maxEvents: settings.outboxMaxEvents, logger: context.logger,
+                                onRelease: context.stopDrain?.progressMade)
         let producer = try context.makeProducer()
         let probe = try BrokerProbe(context: context, topic: context.config.topics.events)
         let releaseOnDelivery = settings.releaseOn == "delivery"

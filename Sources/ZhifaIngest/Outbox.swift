@@ -78,9 +78,13 @@ public final class Outbox: Sendable {
     /// Signalled after each commit that stored new events (the relay waits on it).
     public let stored = WakeSignal()
     private let writerTask = Mutex<Task<Void, Never>?>(nil)
+    /// Called after each commit that released events.
+    private let onRelease: (@Sendable () -> Void)?
 
-    /// Opens (creating if needed) the outbox at `path`.
-    public init(path: String, maxEvents: Int, logger: Logger) throws {
+    /// Opens (creating if needed) the outbox at `path`; `onRelease` is called after each commit
+    /// that released events.
+    public init(path: String, maxEvents: Int, logger: Logger, onRelease: (@Sendable () -> Void)? = nil) throws {
+        self.onRelease = onRelease
         pool = try SQLiteStore.open(path)
         self.maxEvents = maxEvents
         self.logger = logger
@@ -284,6 +288,7 @@ public final class Outbox: Sendable {
             return n
         }
         unreleasedCount.subtract(released, ordering: .relaxed)
+        if released > 0 { onRelease?() }
     }
 
     /// Releases events whose archive receipt arrived (ids unknown here are ignored).
@@ -300,6 +305,7 @@ public final class Outbox: Sendable {
             return n
         }
         unreleasedCount.subtract(n, ordering: .relaxed)
+        if n > 0 { onRelease?() }
         return n
     }
 

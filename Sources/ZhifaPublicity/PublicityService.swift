@@ -25,7 +25,8 @@ public enum PublicityService {
         let worker = context.makeWorker(group: config.groups.publicity, topics: [config.topics.events, config.topics.review], producer: producer,
                                         handler: processor.handle)
         let publisher = OutboxPublisher(name: "publicity", pending: { try await store.pendingPublications(limit: $0) },
-                                        markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
+                                        markSent: { try await store.markPublished($0) }, producer: producer, signal: published,
+                                        onSent: context.stopDrain?.progressMade, logger: context.logger)
         context.stopDrain?.watch(outbox: "publicity", isEmpty: publisher.isEmpty)
         let watch = DeadlineWatch(store: store, calendar: calendar, rules: settings.rules, registry: context.metrics, logger: context.logger)
         context.health.register("calendar") { watch.health() }

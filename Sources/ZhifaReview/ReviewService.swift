@@ -43,7 +43,8 @@ public enum ReviewService {
                                         concurrency: config.review.workerConcurrency, handler: processor.handle)
         let published = WakeSignal()
         let publisher = OutboxPublisher(name: "review", pending: { try await store.pendingPublications(limit: $0) },
-                                        markSent: { try await store.markPublished($0) }, producer: producer, signal: published, logger: context.logger)
+                                        markSent: { try await store.markPublished($0) }, producer: producer, signal: published,
+                                        onSent: context.stopDrain?.progressMade, logger: context.logger)
         context.stopDrain?.watch(outbox: "review", isEmpty: publisher.isEmpty)
         let tokens = await BearerTokens.make(secret: config.review.jwtSecret)
         let api = ReviewAPI(store: store, tokens: tokens, reviewers: reviewers, book: book, calendar: calendar, settings: config.review,

@@ -37,22 +37,23 @@ struct StopDrainTests {
     @Test("the drain returns only once a group that joins late has read and committed every message")
     func waitsForTheGroup() async throws {
         try await Self.withDrain { drain, admin, client in
-            drain.watch(group: "late-reader", topics: [Self.topic]) { nil }
+            // Auto-commit is off: the drain commits what the consumer stored when it looks.
+            var config = KafkaConsumerConfiguration(client: client, groupId: "late-reader")
+            config.autoCommit = false
+            let consumer = try KafkaConsumer(configuration: config, logger: testLogger())
+            drain.watch(group: "late-reader", topics: [Self.topic], stopped: { nil }, commit: { try await consumer.commit() })
             let read = Atomic<Int>(0)
             // The drain starts before the group has even joined: everything is unread.
             let drained = Task { () -> (outcome: DrainOutcome, readThen: Int) in
-                let outcome = await drain.drain(admin: admin, timeout: .seconds(120), interval: .milliseconds(50))
+                let outcome = await drain.drain(admin: admin, timeout: .seconds(120))
                 return (outcome, read.load(ordering: .relaxed))
             }
-            var config = KafkaConsumerConfiguration(client: client, groupId: "late-reader")
-            config.autoCommitIntervalMs = 200
-            let consumer = try KafkaConsumer(configuration: config, logger: testLogger())
             try consumer.subscribe([Self.topic])
             while read.load(ordering: .relaxed) < Self.messages {
-                for m in await consumer.nextBatch(max: 16) {
-                    consumer.markDone(m)
-                    read.add(1, ordering: .relaxed)
-                }
+                let batch = await consumer.nextBatch(max: 16)
+                consumer.markDone { mark in for m in batch { mark(m) } }
+                read.add(batch.count, ordering: .relaxed)
+                drain.progressMade()
             }
             let (outcome, readThen) = await drained.value
             #expect(outcome == DrainOutcome(quiet: true, left: []))
@@ -72,10 +73,10 @@ struct StopDrainTests {
     @Test("at the deadline the drain names each group's unread messages, a stopped consumer and an outbox not yet sent")
     func namesWhatIsLeft() async throws {
         try await Self.withDrain { drain, admin, _ in
-            drain.watch(group: "never-reads", topics: [Self.topic]) { nil }
-            drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
+            drain.watch(group: "never-reads", topics: [Self.topic], stopped: { nil }, commit: {})
+            drain.watch(group: "failed-reader", topics: [Self.topic], stopped: { "failed: handler crashed" }, commit: {})
             drain.watch(outbox: "ingest") { false }
-            let outcome = await drain.drain(admin: admin, timeout: .milliseconds(300), interval: .milliseconds(50))
+            let outcome = await drain.drain(admin: admin, timeout: .milliseconds(300))
             #expect(!outcome.quiet)
             #expect(outcome.left.sorted() == [
                 "group failed-reader no longer reads (failed: handler crashed)",
@@ -88,10 +89,10 @@ struct StopDrainTests {
     @Test("a group whose consumer stopped reading is reported but not waited for: the drain ends quiet before its deadline")
     func doesNotWaitForAStoppedConsumer() async throws {
         try await Self.withDrain { drain, admin, _ in
-            drain.watch(group: "failed-reader", topics: [Self.topic]) { "failed: handler crashed" }
+            drain.watch(group: "failed-reader", topics: [Self.topic], stopped: { "failed: handler crashed" }, commit: {})
             drain.watch(outbox: "review") { true }
             // Waiting for the stopped group would run into the deadline and end the drain not quiet.
-            let outcome = await drain.drain(admin: admin, timeout: .seconds(30), interval: .milliseconds(50))
+            let outcome = await drain.drain(admin: admin, timeout: .seconds(30))
             #expect(outcome == DrainOutcome(quiet: true, left: ["group failed-reader no longer reads (failed: handler crashed)"]))
         }
     }

@@ -10,13 +10,17 @@ import ZhifaKafka
 /// what the archive has not receipted). So on SIGINT or SIGTERM, once the demo's traffic stopped,
 /// `zhifa up` waits until every watched group has committed the end of each of its topics and every
 /// watched outbox has sent what it queued, and the ends stayed put for one more look (a message
-/// handled in between would have moved them) — or until the deadline.
+/// handled in between would have moved them) — or until the deadline. Nothing is polled: a look
+/// follows the consumers' and outboxes' own progress (`progressMade`), and begins by committing
+/// what the consumers stored.
 public final class StopDrain: Sendable {
     /// A consumer group and the topics it reads.
     struct Group: Sendable {
         var topics: Set<String>
         /// Why its consumer no longer reads (nil while it runs or starts): then it is not waited for.
         var stopped: @Sendable () -> String?
+        /// Commits the offsets its consumer stored.
+        var commit: @Sendable () async throws -> Void
     }
 
     /// An outbox, and whether it has sent (or released) everything queued.
@@ -27,13 +31,18 @@ public final class StopDrain: Sendable {
 
     private let groups = Mutex<[String: Group]>([:])
     private let outboxes = Mutex<[Outbox]>([])
+    private let progress = WakeSignal()
 
     /// An empty drain: nothing is watched yet.
     public init() {}
 
-    /// Waits for `group` to read `topics` to their ends; `stopped` tells why its consumer stopped.
-    public func watch(group: String, topics: [String], stopped: @escaping @Sendable () -> String?) {
-        groups.withLock { $0[group, default: Group(topics: [], stopped: stopped)].topics.formUnion(topics) }
+    /// To be called whenever a watched consumer stored offsets or a watched outbox sent events.
+    public var progressMade: @Sendable () -> Void { { [progress] in progress.notify() } }
+
+    /// Waits for `group` to read `topics` to their ends; `stopped` tells why its consumer stopped,
+    /// `commit` commits the offsets it stored.
+    public func watch(group: String, topics: [String], stopped: @escaping @Sendable () -> String?, commit: @escaping @Sendable () async throws -> Void) {
+        groups.withLock { $0[group, default: Group(topics: [], stopped: stopped, commit: commit)].topics.formUnion(topics) }
     }
 
     /// Waits for the outbox `name` to be empty.
@@ -41,20 +50,20 @@ public final class StopDrain: Sendable {
         outboxes.withLock { $0.append(Outbox(name: name, isEmpty: isEmpty)) }
     }
 
-    /// Looks every `interval` until a look finds nothing left and the topics' ends as the look
-    /// before, or until `timeout`. A group whose consumer stopped reading is not waited for, but
-    /// reported.
-    public func drain(admin: KafkaAdmin, timeout: Duration, interval: Duration = .milliseconds(200)) async -> DrainOutcome {
+    /// Looks until a look finds nothing left and the topics' ends as the look before, or until
+    /// `timeout`. After a look that found something left, the next waits for progress; after one
+    /// that found nothing, the next follows at once. A group whose consumer stopped reading is not
+    /// waited for, but reported.
+    public func drain(admin: KafkaAdmin, timeout: Duration) async -> DrainOutcome {
         let deadline = ContinuousClock.now + timeout
         var previous: DrainLook? = nil
         while true {
             let look = await self.look(admin: admin)
             if look.isQuiet(after: previous) { return DrainOutcome(quiet: true, left: look.abandoned) }
-            if ContinuousClock.now + interval > deadline || Task.isCancelled {
-                return DrainOutcome(quiet: false, left: look.abandoned + look.remaining)
-            }
+            let now = ContinuousClock.now
+            if now >= deadline || Task.isCancelled { return DrainOutcome(quiet: false, left: look.abandoned + look.remaining) }
+            if !look.remaining.isEmpty { await progress.wait(timeout: deadline - now) }
             previous = look
-            try? await Task.sleep(for: interval)
         }
     }
 
@@ -69,6 +78,9 @@ public final class StopDrain: Sendable {
             groups[name] = nil
         }
         var look = DrainLook(groups: groups.mapValues(\.topics), abandoned: abandoned)
+        for (name, group) in groups.sorted(by: { $0.key < $1.key }) {
+            do { try await group.commit() } catch { look.problems.append("group \(name) cannot commit its offsets: \(error)") }
+        }
         for box in outboxes {
             do {
                 if try await !box.isEmpty() { look.problems.append("the \(box.name) outbox has events not yet sent") }

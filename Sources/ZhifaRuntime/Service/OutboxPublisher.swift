@@ -13,11 +13,14 @@ public struct OutboxPublisher: Service {
     let markSent: @Sendable ([Int64]) async throws -> Void
     let producer: KafkaProducer
     let signal: WakeSignal
+    let onSent: (@Sendable () -> Void)?
     let logger: Logger
 
-    /// `pending(limit)` returns up to `limit` queued events, oldest first; `markSent` marks them.
+    /// `pending(limit)` returns up to `limit` queued events, oldest first; `markSent` marks them;
+    /// `onSent` is called after each batch sent.
     public init(name: String, pending: @escaping @Sendable (_ limit: Int) async throws -> [(id: Int64, record: KafkaRecord)], markSent: @escaping @Sendable ([Int64]) async throws -> Void,
-                producer: KafkaProducer, signal: WakeSignal, logger: Logger) {
+                producer: KafkaProducer, signal: WakeSignal, onSent: (@Sendable () -> Void)? = nil, logger: Logger) {
+        self.onSent = onSent
         self.name = name
         self.pending = pending
         self.markSent = markSent
@@ -47,6 +50,7 @@ public struct OutboxPublisher: Service {
             guard !batch.isEmpty else { return .done }
             _ = try await producer.sendAll(batch.map(\.record))
             try await markSent(batch.map(\.id))
+            onSent?()
             return batch.count == Self.batchSize ? .more : .done
         } catch {
             logger.warning("could not publish \(name) events yet; retrying", metadata: ["error": "\(error)"])

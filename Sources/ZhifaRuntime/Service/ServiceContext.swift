@@ -56,7 +56,7 @@ public struct ServiceContext: Sendable {
         let worker = KafkaWorker(
             group: group, topics: topics, settings: settings,
             consumer: config.consumerConfiguration(bootstrap: bootstrap, group: group, role: name),
-            producer: producer, metricsFactory: metricsFactory, logger: logger, handler: handler)
+            producer: producer, metricsFactory: metricsFactory, logger: logger, onProgress: stopDrain?.progressMade, handler: handler)
         health.register("kafka-consumer:\(group)") {
             switch worker.currentStatus {
             case .running: .ok
@@ -65,13 +65,13 @@ public struct ServiceContext: Sendable {
             case .failed(let why): .failed(why)
             }
         }
-        stopDrain?.watch(group: group, topics: topics + [TopicNames.retry(group)]) {
+        stopDrain?.watch(group: group, topics: topics + [TopicNames.retry(group)], stopped: {
             switch worker.currentStatus {
             case .starting, .running: nil
             case .stopping, .stopped: "stopped"
             case .failed(let why): why
             }
-        }
+        }, commit: { try await worker.commitStoredOffsets() })
         return worker
     }
 

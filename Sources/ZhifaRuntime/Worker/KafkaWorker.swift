@@ -35,6 +35,8 @@ public final class KafkaWorker: Service, Sendable {
     private let logger: Logger
     private let status = Mutex<WorkerStatus>(.starting)
     private let consumerBox = Mutex<KafkaConsumer?>(nil)
+    /// Called after each batch of stored offsets (what `zhifa up`'s stop drain waits on).
+    let onProgress: (@Sendable () -> Void)?
 
     /// The worker's state, for `/readyz`.
     public enum WorkerStatus: Sendable, Equatable {
@@ -42,11 +44,14 @@ public final class KafkaWorker: Service, Sendable {
         case failed(String)
     }
 
-    /// Creates a worker for `group` over `topics` (its retry topic is added).
+    /// Creates a worker for `group` over `topics` (its retry topic is added); `onProgress` is
+    /// called each time it has stored offsets.
     public init(
         group: String, topics: [String], settings: WorkerSettings, consumer: KafkaConsumerConfiguration,
-        producer: KafkaProducer, metricsFactory: any MetricsFactory, logger: Logger, handler: @escaping MessageHandler
+        producer: KafkaProducer, metricsFactory: any MetricsFactory, logger: Logger, onProgress: (@Sendable () -> Void)? = nil,
+        handler: @escaping MessageHandler
     ) {
+        self.onProgress = onProgress
         self.group = group
         self.topics = topics
         self.settings = settings
@@ -64,6 +69,12 @@ public final class KafkaWorker: Service, Sendable {
 
     /// Messages behind the end of the assigned partitions.
     public var lag: Int64 { consumerBox.withLock { $0?.lag } ?? 0 }
+
+    /// Commits the offsets stored so far now, rather than at the next auto-commit.
+    public func commitStoredOffsets() async throws {
+        guard let consumer = consumerBox.withLock({ $0 }) else { return }
+        try await consumer.commit()
+    }
 
     /// Refreshes gauges that are read rather than counted (call before a scrape).
     public func refreshGauges() {
@@ -305,6 +316,7 @@ final class WorkerRun: KafkaDeliveryBatchObserver, Sendable {
     func finish(_ items: [InFlightMessage]) {
         guard !items.isEmpty else { return }
         consumer.markDone { mark in for item in items { mark(item.message) } }
+        worker.onProgress?()
         scheduler.finished(items.count)
         metrics.processed.increment(by: Int64(items.count))
         let now = DispatchTime.now().uptimeNanoseconds
