@@ -25,11 +25,11 @@ struct StoreFloorTests {
         }
 
         let archive = dir.url.appendingPathComponent("real-archive.sqlite").path
-        await try SQLiteArchiveStore(path: archive).close()
+        try await SQLiteArchiveStore(path: archive).close()
         let outbox = try Outbox(path: dir.url.appendingPathComponent("real-outbox.sqlite").path, maxEvents: 10, logger: testLogger())
         await outbox.close()
         let review = dir.url.appendingPathComponent("real-review.sqlite").path
-        await try SQLiteReviewStore(path: review).close()
+        try await SQLiteReviewStore(path: review).close()
 
         let realArchive = try schema(of: archive, tables: ["entries"])
         #expect(!realArchive.isEmpty)

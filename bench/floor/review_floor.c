@@ -13,8 +13,6 @@
  */
 #include "floor.h"
 
-
-
 int main(int argc, char **argv) {
         require_path(argc, "review_floor DBPATH [EVENTS] [GROUP]");
         int events = int_arg(argc, argv, 2, 15000);
