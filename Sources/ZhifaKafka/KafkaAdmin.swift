@@ -122,6 +122,7 @@ public final class KafkaAdmin: Sendable {
     /// partition the group never committed is absent.
     public func committedOffsets(group: String, partitions: [KafkaTopicPartition], timeout: Duration = .seconds(10)) async throws(KafkaError)
         -> [KafkaTopicPartition: Int64] {
+        guard !partitions.isEmpty else { return [:] }  // librdkafka refuses an empty list
         let handle = self.handle
         let ms = timeout.milliseconds32
         let result: Result<[KafkaTopicPartition: Int64], KafkaError> = await DedicatedThread.run(name: "zk:grp-offsets") {

@@ -97,6 +97,21 @@ struct StopDrainTests {
         }
     }
 
+    @Test("a commit that failed is tried again without waiting for progress: the drain ends quiet before its deadline")
+    func retriesAFailedCommit() async throws {
+        struct CommitRefused: Error {}
+        try await Self.withDrain { drain, admin, _ in
+            let commits = Atomic<Int>(0)
+            drain.watch(group: "flaky-commit", topics: [], stopped: { nil }, commit: {
+                if commits.add(1, ordering: .relaxed).newValue == 1 { throw CommitRefused() }
+            })
+            // Nothing reports progress: without the retry, the drain would wait out its deadline.
+            let outcome = await drain.drain(admin: admin, timeout: .seconds(30), retryAfter: .milliseconds(50))
+            #expect(outcome == DrainOutcome(quiet: true, left: []))
+            #expect(commits.load(ordering: .relaxed) >= 2)
+        }
+    }
+
     @Test("a look counts as quiet only when the look before found nothing left either, with the topics' ends where they were")
     func quietNeedsTwoLooks() {
         let tp = KafkaTopicPartition(topic: "t", partition: 0)

@@ -51,10 +51,11 @@ public final class StopDrain: Sendable {
     }
 
     /// Looks until a look finds nothing left and the topics' ends as the look before, or until
-    /// `timeout`. After a look that found something left, the next waits for progress; after one
-    /// that found nothing, the next follows at once. A group whose consumer stopped reading is not
+    /// `timeout`. After a look that found something left, the next waits for progress (or, when a
+    /// commit or an offset query failed, at most `retryAfter`, to try it again); after one that
+    /// found nothing, the next follows at once. A group whose consumer stopped reading is not
     /// waited for, but reported.
-    public func drain(admin: KafkaAdmin, timeout: Duration) async -> DrainOutcome {
+    public func drain(admin: KafkaAdmin, timeout: Duration, retryAfter: Duration = .seconds(1)) async -> DrainOutcome {
         let deadline = ContinuousClock.now + timeout
         var previous: DrainLook? = nil
         while true {
@@ -62,7 +63,7 @@ public final class StopDrain: Sendable {
             if look.isQuiet(after: previous) { return DrainOutcome(quiet: true, left: look.abandoned) }
             let now = ContinuousClock.now
             if now >= deadline || Task.isCancelled { return DrainOutcome(quiet: false, left: look.abandoned + look.remaining) }
-            if !look.remaining.isEmpty { await progress.wait(timeout: deadline - now) }
+            if !look.remaining.isEmpty { await progress.wait(timeout: look.failed ? min(deadline - now, retryAfter) : deadline - now) }
             previous = look
         }
     }
@@ -79,13 +80,17 @@ public final class StopDrain: Sendable {
         }
         var look = DrainLook(groups: groups.mapValues(\.topics), abandoned: abandoned)
         for (name, group) in groups.sorted(by: { $0.key < $1.key }) {
-            do { try await group.commit() } catch { look.problems.append("group \(name) cannot commit its offsets: \(error)") }
+            do { try await group.commit() } catch {
+                look.problems.append("group \(name) cannot commit its offsets: \(error)")
+                look.failed = true
+            }
         }
         for box in outboxes {
             do {
                 if try await !box.isEmpty() { look.problems.append("the \(box.name) outbox has events not yet sent") }
             } catch {
                 look.problems.append("the \(box.name) outbox cannot be read: \(error)")
+                look.failed = true
             }
         }
         do {
@@ -103,6 +108,7 @@ public final class StopDrain: Sendable {
             }
         } catch {
             look.problems.append("the embedded broker's offsets cannot be read: \(error)")
+            look.failed = true
         }
         return look
     }
@@ -126,8 +132,10 @@ struct DrainLook: Sendable, Equatable {
     var ends: [KafkaTopicPartition: Int64] = [:]
     /// Each group's committed offsets (a partition it never committed is absent).
     var committed: [String: [KafkaTopicPartition: Int64]] = [:]
-    /// Outboxes not empty, offsets that could not be read.
+    /// Outboxes not empty, commits and reads that failed.
     var problems: [String] = []
+    /// A commit or a read failed: worth trying again without waiting for progress.
+    var failed = false
 
     /// Messages each group has not read, per topic: `group X: N unread on TOPIC`.
     var unread: [String] {
